@@ -1,0 +1,18 @@
+"""The rules core: facts about one person in, an explained assessment out; pure."""
+
+from rules.engine import add_months, assess
+from rules.models import REGIONS, Assessment, Profile, Step
+from rules.policy import Policy, PolicyError, PolicySet, load_policies
+
+__all__ = [
+    "REGIONS",
+    "Assessment",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "Profile",
+    "Step",
+    "add_months",
+    "assess",
+    "load_policies",
+]

@@ -1,0 +1,626 @@
+"""The assessment: waiting period, repair options and the critical-illness cap, explained."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from rules.models import (
+    FIRST_YEAR,
+    Assessment,
+    Cap,
+    CapYear,
+    NewbornFunding,
+    Outpatient,
+    Profile,
+    Repair,
+    RepairOption,
+    SideRuleRef,
+    Step,
+    Waiting,
+)
+from rules.policy import Policy, load_policies, period_bounds, rules_version
+
+# Used when a document does not give its centralized period: September to December, as
+# Tianjin's 三(七) states; always reported as an assumption a deployment can replace.
+ASSUMED_PERIOD = "09-01/12-31"
+PROJECTION_YEARS = 5
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """`day` moved forward by whole months, clamped to the month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+class _Context:
+    """The policy, the day its values are read on, and the steps explained so far."""
+
+    def __init__(self, policy: Policy, profile: Profile) -> None:
+        self.policy = policy
+        self.profile = profile
+        self.day = dt.date(profile.benefit_year, 1, 1)
+        self.steps: list[Step] = []
+
+    def value(self, name: str, day: dt.date | None = None) -> Any:
+        return self.policy.get(name, day or self.day)
+
+    def step(
+        self,
+        rule: str,
+        cite: str | None = None,
+        *,
+        interpretation: bool = False,
+        since: dt.date | None = None,
+        checked: dt.date | None = None,
+        **params: Any,
+    ) -> None:
+        self.steps.append(
+            Step(
+                rule=rule,
+                cite=cite or self.policy.cite(rule),
+                params=params,
+                interpretation=interpretation,
+                since=since,
+                checked=checked,
+            )
+        )
+
+    def cited(
+        self, rule: str, parameter: str, *, interpretation: bool = False, **params: Any
+    ) -> None:
+        """A step whose clause, and interpretation flag, come from one parameter."""
+        spec = self.policy.parameters.get(parameter)
+        value = spec.at(self.day) if spec else None
+        self.step(
+            rule,
+            self.policy.cite(parameter),
+            interpretation=interpretation or bool(spec and spec.interpretation),
+            since=value.since if value else None,
+            checked=(value and value.checked) or (spec and spec.checked) or self.policy.checked,
+            **params,
+        )
+
+
+def break_run(profile: Profile) -> list[int]:
+    """The break years (断保年) in the unbroken run just before the benefit year."""
+    run = []
+    year = profile.benefit_year - 1
+    while year >= FIRST_YEAR and not profile.covered(year):
+        run.append(year)
+        year -= 1
+    return sorted(run)
+
+
+def all_break_years(profile: Profile) -> list[int]:
+    """Every uncovered year from 2025 to the year before the benefit year."""
+    return [y for y in range(FIRST_YEAR, profile.benefit_year) if not profile.covered(y)]
+
+
+def _months(ctx: _Context, breaks: int, repaired_years: int, applies: bool) -> tuple[int, int, int]:
+    """(fixed, variable before repair, total after repair and floor)."""
+    if not applies:
+        return 0, 0, 0
+    fixed = ctx.value("waiting.fixed_months")
+    variable = max(0, breaks - ctx.value("waiting.free_break_years")) * ctx.value(
+        "waiting.variable_per_break_year"
+    )
+    removed = min(repaired_years * ctx.value("waiting.repair_months_per_year"), variable)
+    total = fixed + variable - removed
+    if breaks >= ctx.value("waiting.floor_break_years"):
+        total = max(total, ctx.value("waiting.floor_months"))
+    return fixed, variable, total
+
+
+def _period(ctx: _Context) -> tuple[str, bool]:
+    """The centralized period as `MM-DD/MM-DD`, and whether it was assumed."""
+    period = ctx.value("payment_period")
+    return (period, False) if period else (ASSUMED_PERIOD, True)
+
+
+def _start(ctx: _Context, months: int, anchor: str) -> dt.date:
+    year_start = ctx.day
+    if anchor == "payment_date":
+        return max(year_start, add_months(ctx.profile.payment_date, months))
+    return add_months(year_start, months)
+
+
+def _year_end(year: int) -> dt.date:
+    return dt.date(year, 12, 31)
+
+
+def _exempt(ctx: _Context, breaks: list[int]) -> Waiting | None:
+    """The waiting result for an exempt group, or None when the person is not exempt."""
+    profile, policy = ctx.profile, ctx.policy
+    group = profile.group
+    if group is None:
+        return None
+    rule = policy.exempt_groups.get(group)
+    if rule is None:
+        ctx.step("waiting.group_not_exempt", f"{policy.id} {policy.base_clause}", group=group)
+        return None
+    covered_until = None
+    if rule.start == "birth" and profile.birth_date:
+        start, anchor = profile.birth_date, "birth"
+    elif profile.payment_date:
+        start, anchor = profile.payment_date, "payment_date"
+    else:
+        start, anchor = ctx.day, "centralized"
+    if rule.start == "payment_to_next_year_end":
+        covered_until = _year_end(start.year + 1)
+    ctx.step(
+        "waiting.exempt",
+        f"{policy.id} {rule.clause}",
+        group=group,
+        conditions=list(rule.conditions),
+        benefit_start=start.isoformat(),
+        covered_until=covered_until.isoformat() if covered_until else None,
+    )
+    return Waiting(
+        break_years=len(breaks),
+        break_year_list=breaks,
+        applies=False,
+        exempt=True,
+        fixed_months=0,
+        variable_months=0,
+        repaired_months=0,
+        total_months=0,
+        anchor=anchor,
+        benefit_start=start,
+        covered_until=covered_until,
+        no_cover_this_year=start > _year_end(profile.benefit_year),
+    )
+
+
+def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
+    """The waiting period, its anchor, and whether the rule applies at all."""
+    profile, policy = ctx.profile, ctx.policy
+    breaks = break_run(profile)
+    every = all_break_years(profile)
+    ignored = sorted(y for y in profile.coverage if y < FIRST_YEAR)
+    ctx.step(
+        "breaks.counted",
+        f"{policy.id} {policy.base_clause}",
+        break_years=len(breaks),
+        years=breaks,
+        all_break_years=every,
+        ignored_before_2025=ignored,
+    )
+
+    outside = False
+    if profile.payment_date:
+        period, assumed = _period(ctx)
+        first, last = period_bounds(period, profile.benefit_year)
+        outside = not first <= profile.payment_date <= last
+        if assumed:
+            ctx.step(
+                "payment.period_assumed",
+                policy.cite("payment_period"),
+                interpretation=True,
+                start=first.isoformat(),
+                end=last.isoformat(),
+            )
+        ctx.cited(
+            "payment.outside_period" if outside else "payment.in_period",
+            "payment_period",
+            payment_date=profile.payment_date.isoformat(),
+            start=first.isoformat(),
+            end=last.isoformat(),
+        )
+        if outside and policy.id == "xizang":
+            ctx.step("xizang.off_period_enrolment", "xizang 一(三)")
+
+    exempt = _exempt(ctx, breaks)
+    if exempt:
+        return exempt, exempt.anchor, False
+
+    applies = outside or bool(breaks)
+    anchor = "payment_date" if outside else "centralized"
+    effective_repair = min(profile.repair_years, len(breaks))
+    fixed, variable, total = _months(ctx, len(breaks), effective_repair, applies)
+    unrepaired = _months(ctx, len(breaks), 0, applies)[2]
+    if not applies:
+        ctx.step("waiting.none", f"{policy.id} {policy.base_clause}")
+    else:
+        ctx.cited(
+            "waiting.fixed",
+            "waiting.fixed_months",
+            months=fixed,
+            outside_period=outside,
+            break_years=len(breaks),
+        )
+        ctx.cited(
+            "waiting.variable",
+            "waiting.free_break_years",
+            break_years=len(breaks),
+            free=ctx.value("waiting.free_break_years"),
+            per_year=ctx.value("waiting.variable_per_break_year"),
+            months=variable,
+        )
+        if profile.repair_years:
+            ctx.cited(
+                "waiting.repair",
+                "waiting.repair_months_per_year",
+                requested=profile.repair_years,
+                counted=effective_repair,
+                months=unrepaired - total,
+            )
+        if len(breaks) >= ctx.value("waiting.floor_break_years"):
+            ctx.cited(
+                "waiting.floor",
+                "waiting.floor_months",
+                break_years=len(breaks),
+                floor=ctx.value("waiting.floor_months"),
+                binding=total == ctx.value("waiting.floor_months"),
+            )
+    start = _start(ctx, total, anchor)
+    no_cover = start > _year_end(profile.benefit_year)
+    if applies:
+        ctx.cited(
+            "waiting.start",
+            "waiting.anchor" if outside else "waiting.fixed_months",
+            anchor=anchor,
+            months=total,
+            benefit_start=start.isoformat(),
+            payment_date=profile.payment_date.isoformat() if profile.payment_date else None,
+        )
+        if no_cover:
+            ctx.cited(
+                "waiting.no_cover_this_year",
+                "waiting.fixed_months",
+                benefit_year=profile.benefit_year,
+                benefit_start=start.isoformat(),
+            )
+        ctx.cited("waiting.break_costs_uncovered", "waiting.fixed_months")
+    waiting = Waiting(
+        break_years=len(breaks),
+        break_year_list=breaks,
+        applies=applies,
+        exempt=False,
+        fixed_months=fixed,
+        variable_months=variable,
+        repaired_months=unrepaired - total,
+        total_months=total,
+        anchor=anchor,
+        benefit_start=start,
+        no_cover_this_year=no_cover,
+    )
+    return waiting, anchor, applies
+
+
+def _repair(ctx: _Context, waiting: Waiting, anchor: str) -> Repair:
+    """Useful repair years (修复年限), each option's wait, start and cost."""
+    profile = ctx.profile
+    breaks = waiting.break_years
+    cost_year = (profile.payment_date or profile.today).year
+    cost_day = dt.date(cost_year, 1, 1)
+    cost = ctx.value("repair.contribution", cost_day) if waiting.applies else None
+    totals = [_months(ctx, breaks, r, waiting.applies)[2] for r in range(breaks + 1)]
+    useful = totals.index(min(totals)) if waiting.applies and not waiting.exempt else 0
+    options = []
+    for years in range(1, useful + 1):
+        start = _start(ctx, totals[years], anchor)
+        options.append(
+            RepairOption(
+                years=years,
+                total_months=totals[years],
+                benefit_start=start,
+                no_cover_this_year=start > _year_end(profile.benefit_year),
+                cost=None if cost is None else cost * years,
+            )
+        )
+    counted = min(profile.repair_years, breaks)
+    if waiting.applies:
+        ctx.cited(
+            "repair.useful",
+            "waiting.repair_months_per_year",
+            break_years=breaks,
+            useful_years=useful,
+            fixed=waiting.fixed_months,
+            floor=ctx.value("waiting.floor_months")
+            if breaks >= ctx.value("waiting.floor_break_years")
+            else None,
+        )
+        if useful:
+            if cost is None:
+                ctx.cited("repair.cost_unknown", "repair.contribution", year=cost_year)
+            else:
+                ctx.cited("repair.cost", "repair.contribution", year=cost_year, per_year=cost)
+        if profile.repair_years > useful:
+            ctx.cited(
+                "repair.more_not_useful",
+                "waiting.repair_months_per_year",
+                requested=profile.repair_years,
+                useful_years=useful,
+                break_years=breaks,
+            )
+    return Repair(
+        useful_years=useful,
+        cost_year=cost_year,
+        cost_per_year=cost,
+        requested_years=profile.repair_years,
+        requested_cost=None if cost is None else cost * counted,
+        options=options,
+    )
+
+
+def _paid(profile: Profile, year: int) -> bool:
+    return profile.covered(year)
+
+
+def _cap_steps(
+    ctx: _Context, year: int, extra_zero_claims: range = range(0)
+) -> tuple[int, int, int, bool]:
+    """Continuity, zero-claim and penalty steps of `year`'s cap, and whether credit was cleared."""
+    profile = ctx.profile
+    after = ctx.value("cap.continuity_after_years")
+    kept = ctx.value("cap.continuity_kept_on_break")
+    continuity, run = 0, 0
+    for y in range(FIRST_YEAR, year + 1):
+        if _paid(profile, y):
+            run += 1
+        else:
+            if kept:
+                continuity += max(0, run - after)
+            run = 0
+    continuity += max(0, run - after)
+
+    needs_paid = ctx.value("cap.zero_claim_needs_paid_year")
+    delay = ctx.value("cap.zero_claim_clear_delay_years")
+    uses = [u for u in profile.incentive_used_years if u + delay <= year]
+    cleared_after = max(uses, default=FIRST_YEAR - 1)
+    claimed = {*profile.zero_claim_years, *extra_zero_claims}
+    zero = sum(
+        1
+        for z in claimed
+        if FIRST_YEAR <= z < year
+        and z > cleared_after
+        and _paid(profile, z)
+        and (not needs_paid or _paid(profile, z + 1))
+    )
+    earned_before = any(z <= cleared_after for z in claimed if z >= FIRST_YEAR)
+    penalty = len(
+        [y for y in range(FIRST_YEAR, min(year, profile.benefit_year)) if not _paid(profile, y)]
+    )
+    return continuity, zero, penalty, bool(uses) and earned_before
+
+
+def _ceiling(ctx: _Context, kind: str, base: int | None) -> int | None:
+    fixed = ctx.value(f"cap.{kind}_ceiling")
+    if fixed is not None:
+        return fixed
+    share = ctx.value(f"cap.{kind}_ceiling_share")
+    return None if share is None or base is None else round(base * share)
+
+
+def _cap(ctx: _Context, year: int, extra_zero_claims: range = range(0)) -> Cap:
+    continuity_steps, zero_steps, penalty_steps, cleared = _cap_steps(ctx, year, extra_zero_claims)
+    step = ctx.value("cap.step")
+    base = ctx.value("cap.base")
+    ceiling, fall_ceiling = _ceiling(ctx, "rise", base), _ceiling(ctx, "fall", base)
+
+    def amount(steps: int) -> int | None:
+        return None if step is None else steps * step
+
+    continuity, zero, penalty = amount(continuity_steps), amount(zero_steps), amount(penalty_steps)
+    rise = fall = net = cap = None
+    if step is not None:
+        rise = continuity + zero if ceiling is None else min(continuity + zero, ceiling)
+        fall = penalty if fall_ceiling is None else min(penalty, fall_ceiling)
+        net = rise - fall
+        cap = None if base is None else base + net
+    return Cap(
+        step=step,
+        continuity_steps=continuity_steps,
+        zero_claim_steps=zero_steps,
+        penalty_steps=penalty_steps,
+        continuity=continuity,
+        zero_claim=zero,
+        penalty=penalty,
+        rise=rise,
+        fall=fall,
+        net_change=net,
+        ceiling=ceiling,
+        fall_ceiling=fall_ceiling,
+        base=base,
+        cap=cap,
+        zero_claim_cleared=cleared,
+    )
+
+
+def _explain_cap(ctx: _Context, cap: Cap) -> None:
+    policy = ctx.policy
+    if cap.base is None:
+        ctx.cited("cap.base_unknown", "cap.base")
+    else:
+        ctx.cited("cap.base", "cap.base", base=cap.base)
+    if cap.step is None:
+        ctx.cited("cap.step_unknown", "cap.step_minimum", minimum=ctx.value("cap.step_minimum"))
+    ctx.cited(
+        "cap.continuity",
+        "cap.continuity_after_years",
+        steps=cap.continuity_steps,
+        amount=cap.continuity,
+        after_years=ctx.value("cap.continuity_after_years"),
+        step=cap.step,
+    )
+    if ctx.value("cap.continuity_kept_on_break"):
+        ctx.cited("cap.continuity_kept", "cap.continuity_kept_on_break")
+    else:
+        ctx.cited(
+            "cap.continuity_restarts",
+            "cap.continuity_kept_on_break",
+            interpretation=policy.id != "xizang",
+        )
+    ctx.cited(
+        "cap.zero_claim",
+        "cap.zero_claim_needs_paid_year",
+        steps=cap.zero_claim_steps,
+        amount=cap.zero_claim,
+        needs_paid_year=ctx.value("cap.zero_claim_needs_paid_year"),
+        years=sorted(ctx.profile.zero_claim_years),
+    )
+    if cap.zero_claim_cleared:
+        ctx.cited(
+            "cap.zero_claim_cleared",
+            "cap.zero_claim_clear_delay_years",
+            delay_years=ctx.value("cap.zero_claim_clear_delay_years"),
+            used=sorted(ctx.profile.incentive_used_years),
+        )
+    if cap.penalty_steps:
+        ctx.cited(
+            "cap.penalty", "cap.step", steps=cap.penalty_steps, amount=cap.penalty, step=cap.step
+        )
+    if cap.rise is not None and cap.continuity + cap.zero_claim > cap.rise:
+        ctx.cited(
+            "cap.rise_bounded",
+            "cap.rise_ceiling_share"
+            if ctx.value("cap.rise_ceiling") is None
+            else "cap.rise_ceiling",
+            ceiling=cap.ceiling,
+            earned=cap.continuity + cap.zero_claim,
+        )
+    if cap.fall is not None and cap.penalty > cap.fall:
+        ctx.cited(
+            "cap.fall_bounded",
+            "cap.fall_ceiling_share"
+            if ctx.value("cap.fall_ceiling") is None
+            else "cap.fall_ceiling",
+            ceiling=cap.fall_ceiling,
+            earned=cap.penalty,
+        )
+    if cap.ceiling is None:
+        ctx.cited(
+            "cap.ceiling_unknown",
+            "cap.rise_ceiling_share",
+            share=ctx.value("cap.rise_ceiling_share"),
+        )
+    ctx.step(
+        "cap.netted",
+        "xizang 一(三)" if policy.id == "xizang" else policy.cite("cap.step"),
+        interpretation=policy.id != "xizang",
+        rise=cap.rise,
+        fall=cap.fall,
+        net_change=cap.net_change,
+        cap=cap.cap,
+    )
+
+
+def _outpatient(ctx: _Context) -> Outpatient | None:
+    rise = ctx.value("outpatient.rise")
+    if rise is None:
+        return None
+    profile = ctx.profile
+    run, year = 0, profile.benefit_year - 1
+    while year >= FIRST_YEAR and profile.covered(year):
+        run, year = run + 1, year - 1
+    earned = rise if run >= ctx.value("outpatient.after_years") else 0
+    ctx.cited(
+        "outpatient.rise",
+        "outpatient.rise",
+        continuous_years=run,
+        rise=earned,
+        after_years=ctx.value("outpatient.after_years"),
+    )
+    return Outpatient(continuous_years=run, rise=earned)
+
+
+def _newborn(ctx: _Context) -> NewbornFunding | None:
+    profile = ctx.profile
+    if (
+        ctx.policy.id != "xizang"
+        or profile.group not in ("newborn", "infant")
+        or not profile.birth_date
+    ):
+        return None
+    born = profile.birth_date
+    period, assumed = _period(ctx)
+    opens, _ = period_bounds(period, born.year + 1)
+    funded = [born.year + 1] if born >= opens else [born.year, born.year + 1]
+    until = _year_end(born.year + 1)
+    ctx.step(
+        "xizang.newborn_funding",
+        "xizang 一(四)",
+        interpretation=assumed,
+        birth_date=born.isoformat(),
+        period_opens=opens.isoformat(),
+        funded_years=funded,
+        covered_until=until.isoformat(),
+    )
+    return NewbornFunding(funded_years=funded, covered_from=born, covered_until=until)
+
+
+def side_rule_refs(policy: Policy, day: dt.date) -> list[SideRuleRef]:
+    """The region's side rules with the values of their parameters on `day`."""
+    return [
+        SideRuleRef(
+            id=rule_id,
+            cite=f"{policy.id} {rule.clause}",
+            values={name: policy.get(name, day) for name in rule.parameters},
+        )
+        for rule_id, rule in policy.side_rules.items()
+    ]
+
+
+def assess(profile: Profile, policies: Mapping[str, Policy] | None = None) -> Assessment:
+    """Assess one profile against its region's policy."""
+    policies = policies if policies is not None else load_policies()
+    policy = policies[profile.region]
+    ctx = _Context(policy, profile)
+    if policy.draft:
+        ctx.step("document.draft", f"{policy.id} {policy.base_clause}", title=policy.title)
+    year_end = _year_end(profile.benefit_year)
+    within = policy.valid_on(ctx.day) and policy.valid_on(year_end)
+    if not within:
+        ctx.step(
+            "document.outside_validity",
+            f"{policy.id} {policy.base_clause}",
+            valid_from=policy.valid_from.isoformat(),
+            valid_until=policy.valid_until.isoformat() if policy.valid_until else None,
+            benefit_year=profile.benefit_year,
+        )
+
+    waiting, anchor, _ = _waiting(ctx)
+    newborn = _newborn(ctx)
+    repair = _repair(ctx, waiting, anchor)
+    cap = _cap(ctx, profile.benefit_year)
+    _explain_cap(ctx, cap)
+    projection = []
+    for year in range(profile.benefit_year + 1, profile.benefit_year + PROJECTION_YEARS + 1):
+        paying = _cap(ctx, year)
+        no_claims = _cap(ctx, year, range(profile.benefit_year, year))
+        projection.append(
+            CapYear(
+                year=year,
+                net_change=paying.net_change,
+                cap=paying.cap,
+                net_change_if_no_claims=no_claims.net_change,
+                cap_if_no_claims=no_claims.cap,
+            )
+        )
+    ctx.step(
+        "cap.projection",
+        policy.cite("cap.continuity_after_years"),
+        interpretation=True,
+        years=PROJECTION_YEARS,
+    )
+    outpatient = _outpatient(ctx)
+    return Assessment(
+        region=profile.region,
+        benefit_year=profile.benefit_year,
+        document=policy.id,
+        draft=policy.draft,
+        within_validity=within,
+        rules_version=rules_version(policies),
+        waiting=waiting,
+        repair=repair,
+        cap=cap,
+        projection=projection,
+        outpatient=outpatient,
+        newborn=newborn,
+        side_rules=side_rule_refs(policy, ctx.day),
+        steps=ctx.steps,
+    )

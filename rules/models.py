@@ -1,0 +1,197 @@
+"""The facts about one person, and the explained assessment of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rules.policy import Group
+
+FIRST_YEAR = 2025  # 自2025年起: years before never count
+Region = Literal["xizang", "shanxi", "chongqing", "tianjin", "national"]
+REGIONS: tuple[Region, ...] = ("xizang", "shanxi", "chongqing", "tianjin", "national")
+Coverage = Literal["resident", "employee", "none"]
+GROUPS: tuple[Group, ...] = (
+    "newborn",
+    "infant",
+    "medical_aid",
+    "job_change",
+    "veteran",
+    "released",
+    "student",
+    "hardship",
+)
+
+
+class Profile(BaseModel):
+    """What we know of one person for one benefit year (待遇年度)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: Region
+    benefit_year: int = Field(ge=FIRST_YEAR, le=2100)
+    coverage: dict[int, Coverage] = {}
+    payment_date: dt.date | None = None  # None: paid in the centralized period (集中缴费期)
+    repair_years: int = Field(0, ge=0, le=50)
+    group: Group | None = None
+    birth_date: dt.date | None = None
+    zero_claim_years: list[int] = []
+    incentive_used_years: list[int] = []
+    today: dt.date
+
+    @field_validator("coverage")
+    @classmethod
+    def _years_plausible(cls, coverage: dict[int, Coverage]) -> dict[int, Coverage]:
+        for year in coverage:
+            if not 1990 <= year <= 2100:
+                raise ValueError(f"{year} is not a plausible year")
+        return coverage
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Profile:
+        year = self.benefit_year
+        late = [y for y in self.coverage if y > year]
+        if late:
+            raise ValueError(f"coverage: {late[0]} is after the benefit year {year}")
+        if self.payment_date and not year - 1 <= self.payment_date.year <= year:
+            raise ValueError(
+                f"payment_date: {self.payment_date} is neither in {year - 1} nor in {year}"
+            )
+        for name in ("zero_claim_years", "incentive_used_years"):
+            late = [y for y in getattr(self, name) if y >= year]
+            if late:
+                raise ValueError(f"{name}: {late[0]} is not before the benefit year {year}")
+        if self.birth_date and self.birth_date.year > year:
+            raise ValueError(f"birth_date: {self.birth_date} is after the benefit year {year}")
+        return self
+
+    def covered(self, year: int) -> bool:
+        """Whether `year` had resident or employee insurance; the benefit year counts as paid."""
+        if year >= self.benefit_year:
+            return True
+        return self.coverage.get(year, "none") != "none"
+
+
+class Step(BaseModel):
+    """One explained step: which rule, where the text says so, and the values it used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    cite: str
+    params: dict[str, Any] = {}
+    interpretation: bool = False
+    since: dt.date | None = None  # the parameter value used is in force from this day
+    checked: dt.date | None = None  # last checked against its source
+
+
+class Waiting(BaseModel):
+    """The benefit waiting period (待遇等待期)."""
+
+    break_years: int
+    break_year_list: list[int]
+    applies: bool
+    exempt: bool
+    fixed_months: int
+    variable_months: int
+    repaired_months: int
+    total_months: int
+    anchor: Literal["centralized", "payment_date", "birth"]
+    benefit_start: dt.date | None
+    covered_until: dt.date | None = None
+    no_cover_this_year: bool
+
+
+class RepairOption(BaseModel):
+    """The result of repairing (缴费修复) a number of break years."""
+
+    years: int
+    total_months: int
+    benefit_start: dt.date | None
+    no_cover_this_year: bool
+    cost: int | None
+
+
+class Repair(BaseModel):
+    """What paying for missed years would change."""
+
+    useful_years: int
+    cost_year: int
+    cost_per_year: int | None
+    requested_years: int
+    requested_cost: int | None
+    options: list[RepairOption]
+
+
+class Cap(BaseModel):
+    """The critical-illness insurance cap (大病保险最高支付限额) for the benefit year."""
+
+    step: int | None
+    continuity_steps: int
+    zero_claim_steps: int
+    penalty_steps: int
+    continuity: int | None
+    zero_claim: int | None
+    penalty: int | None
+    rise: int | None
+    fall: int | None
+    net_change: int | None
+    ceiling: int | None
+    fall_ceiling: int | None
+    base: int | None
+    cap: int | None
+    zero_claim_cleared: bool
+
+
+class CapYear(BaseModel):
+    """The cap in a later year if the person keeps paying."""
+
+    year: int
+    net_change: int | None
+    cap: int | None
+    net_change_if_no_claims: int | None
+    cap_if_no_claims: int | None
+
+
+class Outpatient(BaseModel):
+    """Tianjin's outpatient (门急诊) cap rise after 4 continuous years."""
+
+    continuous_years: int
+    rise: int
+
+
+class NewbornFunding(BaseModel):
+    """Xizang: which premiums the aid fund pays for a newborn, and the cover it gives."""
+
+    funded_years: list[int]
+    covered_from: dt.date
+    covered_until: dt.date
+
+
+class SideRuleRef(BaseModel):
+    """A regional side rule available on request, with its parameters."""
+
+    id: str
+    cite: str
+    values: dict[str, Any] = {}
+
+
+class Assessment(BaseModel):
+    """Everything the rules core says about one profile, with its reasons in order."""
+
+    region: Region
+    benefit_year: int
+    document: str
+    draft: bool
+    within_validity: bool
+    rules_version: str
+    waiting: Waiting
+    repair: Repair
+    cap: Cap
+    projection: list[CapYear]
+    outpatient: Outpatient | None = None
+    newborn: NewbornFunding | None = None
+    side_rules: list[SideRuleRef]
+    steps: list[Step]

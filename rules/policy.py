@@ -1,0 +1,339 @@
+"""Policy documents as data: dated parameter values, each with its clause and source."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+POLICY_DIR = Path(__file__).parent / "policies"
+# Bumped when the engine's reading of the texts changes; the data's digest follows the files.
+ENGINE_VERSION = "1"
+
+PolicyId = Literal["xizang", "shanxi", "chongqing", "tianjin", "national", "xizang-aid"]
+Yuan = Annotated[int, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Months = Annotated[int, Field(ge=0, le=36)]
+Years = Annotated[int, Field(ge=0, le=50)]
+# A centralized payment period as month-day bounds in the year before the benefit year.
+Period = Annotated[str, Field(pattern=r"^\d\d-\d\d/\d\d-\d\d$")]
+
+# Every parameter a policy file may set, and the type its values must have.
+PARAMETER_TYPES: dict[str, Any] = {
+    "payment_period": Period,
+    "waiting.fixed_months": Months,
+    "waiting.variable_per_break_year": Months,
+    "waiting.free_break_years": Years,
+    "waiting.repair_months_per_year": Months,
+    "waiting.floor_break_years": Years,
+    "waiting.floor_months": Months,
+    "waiting.anchor": Literal["payment_date"],
+    "repair.contribution": Yuan,
+    "cap.base": Yuan,
+    "cap.step": Yuan,
+    "cap.step_minimum": Yuan,
+    "cap.rise_ceiling": Yuan,
+    "cap.rise_ceiling_share": Share,
+    "cap.fall_ceiling": Yuan,
+    "cap.fall_ceiling_share": Share,
+    "cap.continuity_after_years": Years,
+    "cap.continuity_kept_on_break": bool,
+    "cap.zero_claim_needs_paid_year": bool,
+    "cap.zero_claim_clear_delay_years": Years,
+    "outpatient.rise": Yuan,
+    "outpatient.after_years": Years,
+    "switch.gap_months": Months,
+    "switch.min_continuous_years": Years,
+    "cross_province.reserve_months": Months,
+    "cross_province.referred_cut_points": Annotated[int, Field(ge=0, le=100)],
+    "cross_province.other_cut_points": Annotated[int, Field(ge=0, le=100)],
+    "fraud.min_raise": Yuan,
+    "flexible.wait_months": Months,
+    "flexible.gap_months": Months,
+    "transfer.resident_years_per_employee_year": Annotated[int, Field(ge=1, le=10)],
+    "outsider.max_age_men": Annotated[int, Field(ge=16, le=80)],
+    "outsider.max_age_women": Annotated[int, Field(ge=16, le=80)],
+    "maternity.min_months": Months,
+    "maternity.uninsured_spouse_share": Share,
+    "aid.highest_tier_premium": Yuan,
+    "aid.premium_full_classes": list[Annotated[int, Field(ge=1, le=5)]],
+    "aid.premium_own_share": Share,
+    "aid.ratio": dict[Annotated[int, Field(ge=1, le=5)], Share],
+    "aid.limit_ordinary": Yuan,
+    "aid.limit_major": Yuan,
+    "aid.major_threshold_share": Share,
+    "aid.outpatient_limit": Yuan,
+    "aid.application_threshold_share": Share,
+    "aid.application_ratio": Share,
+    "aid.application_months": Months,
+    "aid.tilt_deductible_cut": Share,
+    "aid.tilt_ratio_points": Annotated[int, Field(ge=0, le=100)],
+    "aid.tilt_classes": list[Annotated[int, Field(ge=1, le=5)]],
+    "aid.tilt_until": dt.date,
+    "aid.warning_formerly_poor_share": Share,
+    "aid.warning_general_share": Share,
+    "income.per_capita_disposable": Yuan,
+    "income.rural_per_capita_disposable": Yuan,
+}
+_ADAPTERS = {name: TypeAdapter(kind | None) for name, kind in PARAMETER_TYPES.items()}
+
+Group = Literal[
+    "newborn", "infant", "medical_aid", "job_change", "veteran", "released", "student", "hardship"
+]
+# How benefits begin for an exempt group.
+StartRule = Literal["payment", "birth", "payment_to_next_year_end"]
+
+
+class PolicyError(ValueError):
+    """A policy or override file that cannot be used: names the file, the key and why."""
+
+
+class DatedValue(BaseModel):
+    """One value of a parameter, in force from a date; None means a deployment must set it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    since: dt.date = Field(alias="from")
+    value: Any = None
+    source: str | None = None
+    checked: dt.date | None = None
+
+
+class Parameter(BaseModel):
+    """A named value of the policy, with the clause or public source that gives it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clause: str | None = None
+    source: str | None = None
+    checked: dt.date | None = None
+    interpretation: bool = False
+    values: list[DatedValue]
+
+    def at(self, day: dt.date) -> DatedValue | None:
+        """The value in force on `day`, if any."""
+        current = None
+        for item in self.values:
+            if item.since <= day:
+                current = item
+        return current
+
+
+class ExemptGroup(BaseModel):
+    """A group the document frees from the waiting period."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clause: str
+    start: StartRule = "payment"
+    conditions: list[str] = []
+
+
+class SideRule(BaseModel):
+    """A regional rule answered on request: its clause and the parameters it uses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clause: str
+    parameters: list[str] = []
+
+
+class Policy(BaseModel):
+    """One policy document: what it is, when it is valid, and its parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: PolicyId
+    title: str
+    number: str | None = None
+    file: str | None = None
+    issued: dt.date | None = None
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+    draft: bool = False
+    checked: dt.date
+    base_clause: str
+    parameters: dict[str, Parameter]
+    exempt_groups: dict[Group, ExemptGroup] = {}
+    side_rules: dict[str, SideRule] = {}
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_and_typed(cls, parameters: dict[str, Parameter]) -> dict[str, Parameter]:
+        for name, parameter in parameters.items():
+            check_value(name, parameter.values)
+        return parameters
+
+    def get(self, name: str, day: dt.date) -> Any:
+        """The value of parameter `name` on `day`; None where the document gives none."""
+        parameter = self.parameters.get(name)
+        if parameter is None:
+            return None
+        value = parameter.at(day)
+        return None if value is None else value.value
+
+    def cite(self, name: str) -> str:
+        """`document-id clause` for a parameter; its public source when the text has none."""
+        parameter = self.parameters.get(name)
+        if parameter and parameter.clause:
+            return f"{self.id} {parameter.clause}"
+        if parameter and parameter.source:
+            return parameter.source
+        return f"{self.id} {self.base_clause}"
+
+    def valid_on(self, day: dt.date) -> bool:
+        """Whether the document is in force on `day`."""
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+def check_value(name: str, values: list[DatedValue]) -> None:
+    """Raise ValueError unless `name` is a known parameter and each value has its type."""
+    adapter = _ADAPTERS.get(name)
+    if adapter is None:
+        raise ValueError(f"unknown parameter {name!r}")
+    for item in values:
+        try:
+            adapter.validate_python(item.value, strict=False)
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"]
+            raise ValueError(f"{name}: value {item.value!r} from {item.since}: {problem}") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+    except (OSError, yaml.YAMLError) as error:
+        raise PolicyError(f"{path}: cannot be read: {error}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top)"
+    message = first["msg"]
+    if first.get("ctx", {}).get("error"):
+        message = str(first["ctx"]["error"])
+    return f"{key}: {message}"
+
+
+def load_policy(path: Path) -> Policy:
+    """Load and validate one policy file."""
+    raw = _read_yaml(path)
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as error:
+        raise PolicyError(f"{path}: {_describe(error)}") from None
+
+
+def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy]:
+    """Policies with a deployment's values put in front of the document's own.
+
+    The file maps a policy id to parameter names, each with a list of dated values
+    (`{from: 2027-01-01, value: 400, source: ...}`) or a single value in force from the
+    document's start.
+    """
+    raw = _read_yaml(path) or {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}: must map policy ids to parameters")
+    result = dict(policies)
+    for policy_id, changes in raw.items():
+        if policy_id not in policies:
+            raise PolicyError(f"{path}: {policy_id}: unknown policy (known: {', '.join(policies)})")
+        if not isinstance(changes, dict):
+            raise PolicyError(f"{path}: {policy_id}: must map parameter names to values")
+        policy = policies[policy_id]
+        parameters = dict(policy.parameters)
+        for name, given in changes.items():
+            entries = (
+                given if isinstance(given, list) else [{"from": policy.valid_from, "value": given}]
+            )
+            try:
+                values = [
+                    DatedValue.model_validate({"source": "deployment setting", **e})
+                    for e in entries
+                ]
+                check_value(name, values)
+            except (ValidationError, ValueError, TypeError) as error:
+                why = _describe(error) if isinstance(error, ValidationError) else str(error)
+                raise PolicyError(f"{path}: {policy_id}.{name}: {why}") from None
+            old = parameters.get(name)
+            merged = sorted(
+                [*(old.values if old else []), *values],
+                key=lambda v: (v.since, v.source == "deployment setting"),
+            )
+            parameters[name] = Parameter(
+                clause=old.clause if old else None,
+                source=old.source if old else "deployment setting",
+                checked=old.checked if old else None,
+                interpretation=old.interpretation if old else False,
+                values=merged,
+            )
+        result[policy_id] = policy.model_copy(update={"parameters": parameters})
+    return result
+
+
+class PolicySet(dict[str, Policy]):
+    """The policies in use, by id, with the version of the rules they make up."""
+
+    @property
+    def version(self) -> str:
+        """`engine-digest`: changes whenever a parameter, clause or date changes."""
+        cached = self.__dict__.get("_version")
+        if cached is None:
+            dump = json.dumps(
+                [p.model_dump(mode="json") for _, p in sorted(self.items())],
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+            cached = f"{ENGINE_VERSION}-{hashlib.sha256(dump.encode()).hexdigest()[:8]}"
+            self.__dict__["_version"] = cached
+        return cached
+
+
+def rules_version(policies: dict[str, Policy]) -> str:
+    """The version of a set of policies (see PolicySet.version)."""
+    return (policies if isinstance(policies, PolicySet) else PolicySet(policies)).version
+
+
+@cache
+def _packaged() -> PolicySet:
+    policies = PolicySet()
+    for path in sorted(POLICY_DIR.glob("*.yaml")):
+        policy = load_policy(path)
+        if policy.id != path.stem:
+            raise PolicyError(f"{path}: id: {policy.id!r} does not match the file name")
+        policies[policy.id] = policy
+    return policies
+
+
+def load_policies(overrides: Path | str | None = None) -> PolicySet:
+    """All packaged policies, with a deployment's override file applied when given."""
+    policies = _packaged()
+    if overrides:
+        return PolicySet(apply_overrides(policies, Path(overrides)))
+    return policies
+
+
+_PERIOD = re.compile(r"^(\d\d)-(\d\d)/(\d\d)-(\d\d)$")
+
+
+def period_bounds(period: str, benefit_year: int) -> tuple[dt.date, dt.date]:
+    """The first and last day of the centralized period for `benefit_year`."""
+    m1, d1, m2, d2 = (int(x) for x in _PERIOD.match(period).groups())
+    year = benefit_year - 1
+    return dt.date(year, m1, d1), dt.date(year, m2, d2)
