@@ -44,9 +44,14 @@ class _Context:
         self.profile = profile
         self.day = dt.date(profile.benefit_year, 1, 1)
         self.steps: list[Step] = []
+        self._values: dict[tuple[str, dt.date], Any] = {}
 
     def value(self, name: str, day: dt.date | None = None) -> Any:
-        return self.policy.get(name, day or self.day)
+        # The cap is computed for 11 years per answer: read each parameter once.
+        key = (name, day or self.day)
+        if key not in self._values:
+            self._values[key] = self.policy.get(name, key[1])
+        return self._values[key]
 
     def step(
         self,
@@ -150,7 +155,9 @@ def _exempt(ctx: _Context, breaks: list[int]) -> Waiting | None:
     else:
         start, anchor = ctx.day, "centralized"
     if rule.start == "payment_to_next_year_end":
-        covered_until = _year_end(start.year + 1)
+        # 从缴费之日起至次年12月31日: the year after the payment, made in Y-1 when centralized
+        paid = profile.payment_date.year if profile.payment_date else profile.benefit_year - 1
+        covered_until = _year_end(paid + 1)
     ctx.step(
         "waiting.exempt",
         f"{policy.id} {rule.clause}",

@@ -1,0 +1,128 @@
+"""`yibao assess` as a user runs it: JSON on stdin, JSON on stdout, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+YIBAO = Path(sys.executable).with_name("yibao")
+SPEC_KEYS = {
+    "waiting": {
+        "break_years",
+        "fixed_months",
+        "variable_months",
+        "repaired_months",
+        "total_months",
+        "benefit_start",
+        "exempt",
+    },
+    "repair": {"useful_years", "cost_per_year", "options"},
+    "cap": {"step", "continuity", "zero_claim", "penalty", "net_change", "ceiling", "base", "cap"},
+}
+
+
+def run(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
+    return subprocess.run(
+        [*command, "assess", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("region", ["xizang", "shanxi", "chongqing", "tianjin", "national"])
+def test_every_region_prints_the_spec_output_keys(region: str) -> None:
+    given = {
+        "region": region,
+        "benefit_year": 2027,
+        "coverage": {"2025": "none", "2026": "none"},
+        "payment_date": "2026-11-10",
+        "repair_years": 0,
+        "group": None,
+        "zero_claim_years": [],
+        "incentive_used_years": [],
+        "today": "2026-11-23",
+    }
+    done = run(json.dumps(given))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["region"] == region and result["benefit_year"] == 2027
+    for section, keys in SPEC_KEYS.items():
+        assert keys <= set(result[section]), f"{section} lacks {keys - set(result[section])}"
+    assert result["waiting"]["total_months"] == 4
+    assert result["repair"]["options"][0] == {
+        "years": 1,
+        "total_months": 3,
+        "benefit_start": "2027-04-01",
+        "no_cover_this_year": False,
+        "cost": None,
+    }
+    assert result["steps"] and all({"rule", "cite", "text"} <= set(s) for s in result["steps"])
+    assert result["draft"] == (region == "chongqing")
+
+
+def test_an_array_gives_an_array_in_the_same_order() -> None:
+    done = run(
+        json.dumps(
+            [
+                {"region": "tianjin", "benefit_year": 2026},
+                {"region": "xizang", "benefit_year": 2029},
+            ]
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert [r["region"] for r in results] == ["tianjin", "xizang"]
+    assert [r["waiting"]["total_months"] for r in results] == [3, 6]
+
+
+def test_step_texts_are_in_english_by_default() -> None:
+    done = run('{"region": "xizang", "benefit_year": 2027}', "--locale", "en")
+    assert "Benefits start 4 months after 1 January" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ('{"region": "mars", "benefit_year": 2027}', "region:"),
+        ('{"region": "xizang", "benefit_year": 2024}', "benefit_year:"),
+        (
+            '{"region": "xizang", "benefit_year": 2027, "payment_date": "10.11.2026x"}',
+            "payment_date:",
+        ),
+        ('{"region": "xizang", "benefit_year": 2027, "repair_years": -1}', "repair_years:"),
+        (
+            '{"region": "xizang", "benefit_year": 2027, "coverage": {"2025": "paid"}}',
+            "coverage.2025:",
+        ),
+        ('{"region": "xizang", "benefit_year": 2027, "coverage": {"2031": "none"}}', "coverage:"),
+        ('{"region": "xizang", "benefit_year": 2027, "name": "Zhang San"}', "name:"),
+        (
+            '[{"region": "xizang", "benefit_year": 2027}, {"region": "tianjin"}]',
+            "[1].benefit_year:",
+        ),
+        ('{"region": "tianjin", "benefit_year": 2027, "aid": {"class": 1}}', "aid:"),
+        ("not json", "input:"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_field(given: str, field: str) -> None:
+    done = run(given)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_broken_override_file_is_named(tmp_path: Path) -> None:
+    overrides = tmp_path / "o.yaml"
+    overrides.write_text("tianjin:\n  cap.base: many\n", encoding="utf-8")
+    done = run('{"region": "tianjin", "benefit_year": 2027}', "--overrides", str(overrides))
+    assert done.returncode == 2 and "cap.base" in done.stderr and "Traceback" not in done.stderr

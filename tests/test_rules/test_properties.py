@@ -1,0 +1,101 @@
+"""Invariants of the waiting period and the cap, over generated profiles."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules import REGIONS, Profile, assess, load_policies
+from rules.models import GROUPS
+
+POLICIES = load_policies()
+TODAY = dt.date(2026, 11, 23)
+
+
+@st.composite
+def profiles(draw: st.DrawFn, with_group: bool = True) -> Profile:
+    year = draw(st.integers(2025, 2045))
+    coverage = {
+        y: draw(st.sampled_from(["resident", "employee", "none"])) for y in range(2025, year)
+    }
+    covered = [y for y, kind in coverage.items() if kind != "none"]
+    zero = draw(st.lists(st.sampled_from(covered), unique=True)) if covered else []
+    others = [y for y in covered if y not in zero]
+    used = draw(st.lists(st.sampled_from(others), unique=True, max_size=2)) if others else []
+    payment = draw(st.none() | st.dates(dt.date(year - 1, 1, 1), dt.date(year, 12, 31)))
+    return Profile(
+        region=draw(st.sampled_from(REGIONS)),
+        benefit_year=year,
+        coverage=coverage,
+        payment_date=payment,
+        repair_years=draw(st.integers(0, 25)),
+        group=draw(st.none() | st.sampled_from(GROUPS)) if with_group else None,
+        zero_claim_years=zero,
+        incentive_used_years=used,
+        today=TODAY,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(profiles())
+def test_wait_is_never_below_3_when_it_applies(profile: Profile) -> None:
+    waiting = assess(profile, POLICIES).waiting
+    if waiting.applies:
+        assert waiting.total_months >= 3
+    else:
+        assert waiting.total_months == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(profiles(with_group=False))
+def test_wait_is_never_below_6_after_a_break_of_4_or_more_years(profile: Profile) -> None:
+    waiting = assess(profile, POLICIES).waiting
+    if waiting.break_years >= 4:
+        assert waiting.total_months >= 6
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles(), st.integers(1, 5))
+def test_repairing_more_never_lengthens_the_wait(profile: Profile, more: int) -> None:
+    before = assess(profile, POLICIES).waiting
+    after = assess(
+        profile.model_copy(update={"repair_years": profile.repair_years + more}), POLICIES
+    ).waiting
+    assert after.total_months <= before.total_months
+    assert after.benefit_start <= before.benefit_start
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles(with_group=False))
+def test_repair_options_shorten_the_wait_one_month_at_a_time(profile: Profile) -> None:
+    result = assess(profile.model_copy(update={"repair_years": 0}), POLICIES)
+    months = [result.waiting.total_months, *(o.total_months for o in result.repair.options)]
+    assert months == sorted(months, reverse=True)
+    assert len(set(months)) == len(months), "an offered option must help"
+
+
+@settings(max_examples=400, deadline=None)
+@given(profiles())
+def test_cap_change_never_exceeds_either_ceiling(profile: Profile) -> None:
+    result = assess(profile, POLICIES)
+    for cap in [result.cap]:
+        if cap.ceiling is not None and cap.rise is not None:
+            assert 0 <= cap.rise <= cap.ceiling
+        if cap.fall_ceiling is not None and cap.fall is not None:
+            assert 0 <= cap.fall <= cap.fall_ceiling
+        if cap.net_change is not None and cap.ceiling is not None and cap.fall_ceiling is not None:
+            assert -cap.fall_ceiling <= cap.net_change <= cap.ceiling
+    for year in result.projection:
+        if result.cap.ceiling is not None and year.net_change_if_no_claims is not None:
+            assert year.net_change_if_no_claims <= result.cap.ceiling
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles())
+def test_no_cover_is_said_exactly_when_the_start_passes_the_year(profile: Profile) -> None:
+    waiting = assess(profile, POLICIES).waiting
+    assert waiting.no_cover_this_year == (
+        waiting.benefit_start > dt.date(profile.benefit_year, 12, 31)
+    )
