@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
+import logging
 import os
 import sys
 
@@ -25,6 +27,52 @@ def _assess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from bot.settings import load_settings
+    from bot.transports.terminal import run_terminal
+
+    settings = load_settings()
+    print("yibao chat: type a button's number or a message; Ctrl-D quits", file=sys.stderr)
+    return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    settings.require_token()  # before the slow aiogram import, so a mistake shows at once
+    from bot.transports.polling import run_polling
+
+    asyncio.run(run_polling(settings))
+    return 0
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    settings.require_token()
+    from bot.transports.webhook import run_webhook
+
+    asyncio.run(run_webhook(settings))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run a settings-driven command: a bad setting is one line on stderr and exit code 2."""
+    from bot.settings import SettingsError
+
+    logging.basicConfig(level=logging.WARNING if args.command == "chat" else logging.INFO)
+    try:
+        return int(args.serve(args))
+    except SettingsError as error:
+        print(f"yibao: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the shell prompt goes below the echoed ^C
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yibao", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a deployment's policy values (YAML); default $POLICY_OVERRIDES",
     )
     assess.set_defaults(handler=_assess)
+    chat = commands.add_parser("chat", help="talk to the assistant in this terminal, offline")
+    chat.add_argument("--lang", metavar="CODE", help="your language code (default: $LANG)")
+    chat.set_defaults(handler=_serve, serve=_chat)
+    run = commands.add_parser("run", help="run the Telegram bot with long polling")
+    run.set_defaults(handler=_serve, serve=_run)
+    webhook = commands.add_parser("webhook", help="serve the Telegram bot's webhook")
+    webhook.set_defaults(handler=_serve, serve=_webhook)
     return parser
 
 

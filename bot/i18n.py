@@ -48,3 +48,12 @@ def translations(locale: str) -> gettext.NullTranslations:
     if not catalogue.exists():
         raise LookupError(f"no compiled catalogue {catalogue}: run `pybabel compile -d locales`")
     return Translations.load(str(LOCALES_DIR), [locale], DOMAIN)
+
+
+def available() -> tuple[str, ...]:
+    """The locales that can be used now: English and every compiled catalogue."""
+    return tuple(
+        locale for locale in LOCALES
+        if locale == DEFAULT_LOCALE
+        or (LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo").exists()
+    )

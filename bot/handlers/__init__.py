@@ -1,0 +1,12 @@
+"""Routers of the bot, one module each."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def routers() -> list[Router]:
+    """Fresh routers (a Router can belong to one Dispatcher only)."""
+    from bot.handlers import commands, survey
+
+    return [commands.create_router(), survey.create_router()]

@@ -1,0 +1,76 @@
+"""Commands: /start, /restart, /help, /about, /language, /forget."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards
+from bot.handlers.survey import BY_ID, ask, context, reask, start_survey
+from bot.i18n import available
+from bot.keyboards import Lang
+from bot.render import render, render_macro
+from bot.storage import forget_user
+from rules import PolicySet
+
+
+def create_router() -> Router:
+    router = Router(name="commands")
+
+    @router.message(CommandStart())
+    @router.message(Command("restart"))
+    async def on_start(
+        message: Message, state: FSMContext, policies: PolicySet, locale: str
+    ) -> None:
+        await start_survey(message, state, context(policies), locale)
+
+    @router.message(Command("help"))
+    async def on_help(message: Message, locale: str) -> None:
+        await message.answer(render("help.j2", locale))
+
+    @router.message(Command("about"))
+    async def on_about(message: Message, policies: PolicySet, locale: str) -> None:
+        await message.answer(
+            render("about.j2", locale, policies=list(policies.values()), version=policies.version)
+        )
+
+    @router.message(Command("language"))
+    async def on_language(message: Message, locale: str) -> None:
+        await message.answer(
+            render_macro("messages.j2", "text", locale, "choose_language"),
+            reply_markup=keyboards.languages(),
+        )
+
+    @router.callback_query(Lang.filter())
+    async def on_language_chosen(
+        query: CallbackQuery,
+        callback_data: Lang,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+    ) -> None:
+        await query.answer()
+        ctx = context(policies)
+        if callback_data.v not in available():
+            await reask(query.message, state, ctx, locale, "stale_button")
+            return
+        locale = callback_data.v
+        await state.update_data(locale=locale)
+        current = BY_ID.get(await state.get_value("q") or "")
+        if current is not None:
+            await ask(query.message, state, ctx, locale, current)
+        else:
+            await query.message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
+
+    @router.message(Command("forget"))
+    async def on_forget(
+        message: Message, state: FSMContext, fsm_storage: BaseStorage, locale: str
+    ) -> None:
+        await state.clear()
+        await forget_user(fsm_storage, message.from_user.id)
+        await message.answer(render_macro("messages.j2", "text", locale, "forgotten"))
+
+    return router

@@ -1,0 +1,366 @@
+"""The one survey engine: asks the questions of bot/survey.py, validates, goes back, answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from pydantic import ValidationError
+
+from bot import keyboards
+from bot.keyboards import Edit, Nav, Pick
+from bot.render import render, render_macro
+from bot.survey import (
+    AID_CLASSES,
+    AID_QUESTIONS,
+    BY_ID,
+    QUESTIONS,
+    Answers,
+    Context,
+    InvalidAnswer,
+    Question,
+    asked,
+    check_choice,
+    evaluate,
+    paid_years,
+    parse_text,
+)
+from rules import PolicySet
+from rules.aid import AidProfile, assess_aid
+
+log = logging.getLogger("yibao.survey")
+
+# Answers that may no longer fit once the answer they hang on changes.
+DEPENDENTS = {
+    "region": ("repair_years",),
+    "benefit_year": (
+        "payment",
+        "paid_years",
+        "zero_claim_years",
+        "incentive_used_years",
+        "repair_years",
+    ),
+    "insurance": ("paid_years", "zero_claim_years", "incentive_used_years", "repair_years"),
+    "group": ("birth_date", "repair_years"),
+    "paid_years": ("zero_claim_years", "incentive_used_years", "repair_years"),
+    "zero_claim_years": ("incentive_used_years",),
+    "payment": ("repair_years",),
+    "aid_class": ("aid_income",),
+}
+
+
+def context(policies: PolicySet) -> Context:
+    return Context(today=dt.date.today(), policies=policies)
+
+
+def _questions(mode: str) -> tuple[Question, ...]:
+    return AID_QUESTIONS if mode == "aid" else QUESTIONS
+
+
+def _first_open(answers: Answers, ctx: Context, mode: str) -> Question | None:
+    """The first relevant question without an answer: the next one, also after an edit."""
+    for question in _questions(mode):
+        if question.id not in answers and question.relevant(answers, ctx):
+            return question
+    return None
+
+
+def _initial_pending(question: Question, answers: Answers) -> list[str]:
+    if question.id in answers:
+        return list(answers[question.id])
+    if question.id == "paid_years":
+        return [str(y) for y in paid_years(answers)]
+    return []
+
+
+async def ask(
+    message: Message, state: FSMContext, ctx: Context, locale: str, question: Question
+) -> None:
+    """Send `question` and remember it as the current one."""
+    data = await state.get_data()
+    answers: Answers = data.get("answers", {})
+    pending = _initial_pending(question, answers) if question.kind == "years" else None
+    history: list[str] = data.get("history", [])
+    await state.update_data(q=question.id, pending=pending)
+    text = render_macro("questions.j2", "prompt", locale, question.id, answers)
+    markup = keyboards.question(question, answers, ctx, locale, back=bool(history), pending=pending)
+    await message.answer(text, reply_markup=markup)
+
+
+async def advance(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+    """Ask the next open question, or show the summary (survey) or the aid answer."""
+    data = await state.get_data()
+    mode = data.get("mode", "survey")
+    question = _first_open(data.get("answers", {}), ctx, mode)
+    if question is not None:
+        await ask(message, state, ctx, locale, question)
+    elif mode == "aid":
+        await show_aid(message, state, ctx, locale)
+    else:
+        await show_summary(message, state, ctx, locale)
+
+
+async def start_survey(
+    message: Message, state: FSMContext, ctx: Context, locale: str, keep: Answers | None = None
+) -> None:
+    """Begin a fresh survey; `keep` pre-fills answers (e.g. a volunteer's region)."""
+    chosen = await state.get_value("locale")
+    await state.set_data({"locale": chosen} if chosen else {})
+    await state.update_data(mode="survey", answers=dict(keep or {}), history=[])
+    await advance(message, state, ctx, locale)
+
+
+async def store(
+    message: Message, state: FSMContext, ctx: Context, locale: str, question: Question, value: Any
+) -> None:
+    """Keep an answer, drop what hangs on a changed one, and move on."""
+    data = await state.get_data()
+    answers: Answers = dict(data.get("answers", {}))
+    if answers.get(question.id) != value:
+        for dependent in DEPENDENTS.get(question.id, ()):
+            answers.pop(dependent, None)
+    answers[question.id] = value
+    history = [*data.get("history", []), question.id]
+    await state.update_data(answers=answers, history=history, q=None, pending=None)
+    await advance(message, state, ctx, locale)
+
+
+async def reask(
+    message: Message, state: FSMContext, ctx: Context, locale: str, reason: str, **values: Any
+) -> None:
+    """Say what was wrong and ask the current question again; nothing else changes."""
+    await message.answer(render_macro("questions.j2", "invalid", locale, reason, values))
+    data = await state.get_data()
+    current = BY_ID.get(data.get("q") or "")
+    if current is not None:
+        await ask(message, state, ctx, locale, current)
+    elif data.get("mode") == "summary":
+        await show_summary(message, state, ctx, locale)
+    elif data.get("answers") and data.get("mode") == "result":
+        await show_result(message, state, ctx, locale)
+    else:
+        await message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
+
+
+async def show_summary(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+    data = await state.get_data()
+    answers = data.get("answers", {})
+    rows = [q.id for q in asked(answers, ctx)]
+    await state.update_data(mode="summary", q=None)
+    await message.answer(
+        render("summary.j2", locale, rows=rows, answers=answers),
+        reply_markup=keyboards.summary(rows, locale),
+    )
+
+
+async def show_result(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+    answers = (await state.get_data()).get("answers", {})
+    try:
+        assessment = evaluate(answers, ctx)
+    except (ValidationError, KeyError, ValueError):
+        # An answer no longer fits the others (e.g. after an edit): ask what is missing.
+        log.info("answers could not be assessed; asking again")
+        await state.update_data(
+            mode="survey", answers={k: answers[k] for k in ("region",) if k in answers}
+        )
+        await advance(message, state, ctx, locale)
+        return
+    await state.update_data(mode="result", q=None)
+    unpaid = [y for y in range(2025, assessment.benefit_year) if y not in paid_years(answers)]
+    markup = keyboards.result(
+        locale,
+        whatif_repair=assessment.repair.useful_years > assessment.repair.requested_years,
+        whatif_paid=bool(unpaid) and not assessment.waiting.exempt,
+        aid=assessment.region == "xizang",
+    )
+    await message.answer(render("result.j2", locale, a=assessment), reply_markup=markup)
+
+
+async def show_why(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+    assessment = evaluate((await state.get_data())["answers"], ctx)
+    await message.answer(
+        render("why.j2", locale, a=assessment), reply_markup=keyboards.after_detail(locale)
+    )
+
+
+async def show_aid(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+    answers = (await state.get_data())["answers"]
+    aid = AidProfile.model_validate(
+        {
+            "class": AID_CLASSES[answers["aid_class"]],
+            "expense": answers["aid_expense"],
+            "self_paid": answers["aid_cost"],
+            "family_income": answers.get("aid_income"),
+        }
+    )
+    result = assess_aid(aid, ctx.policies["xizang-aid"], ctx.today)
+    await state.update_data(mode="aid_result", q=None)
+    await message.answer(
+        render("aid_result.j2", locale, r=result), reply_markup=keyboards.after_detail(locale)
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="survey")
+
+    @router.callback_query(Pick.filter())
+    async def on_pick(
+        query: CallbackQuery,
+        callback_data: Pick,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+    ) -> None:
+        await query.answer()
+        ctx = context(policies)
+        data = await state.get_data()
+        question = BY_ID.get(callback_data.q)
+        if question is None or data.get("q") != question.id:
+            await reask(query.message, state, ctx, locale, "stale_button")
+            return
+        answers = data.get("answers", {})
+        try:
+            value = check_choice(question, callback_data.v, answers, ctx)
+        except InvalidAnswer as error:
+            await reask(query.message, state, ctx, locale, error.reason, **error.values)
+            return
+        if question.kind == "years":
+            pending = list(data.get("pending") or [])
+            pending = (
+                [y for y in pending if y != value]
+                if value in pending
+                else sorted([*pending, value])
+            )
+            await state.update_data(pending=pending)
+            markup = keyboards.question(
+                question, answers, ctx, locale, back=bool(data.get("history")), pending=pending
+            )
+            await query.message.edit_reply_markup(reply_markup=markup)
+            return
+        if question.id == "payment" and value == "today":
+            try:
+                value = parse_text(question, ctx.today.isoformat(), answers, ctx)
+            except InvalidAnswer as error:
+                await reask(query.message, state, ctx, locale, error.reason, **error.values)
+                return
+        elif question.id == "repair_years":
+            value = int(value)
+        await store(query.message, state, ctx, locale, question, value)
+
+    @router.callback_query(Nav.filter())
+    async def on_nav(
+        query: CallbackQuery,
+        callback_data: Nav,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+    ) -> None:
+        await query.answer()
+        ctx = context(policies)
+        data = await state.get_data()
+        action, mode = callback_data.a, data.get("mode")
+        answers: Answers = dict(data.get("answers", {}))
+        if not answers and action not in ("restart",):
+            await reask(query.message, state, ctx, locale, "stale_button")
+            return
+        if action == "restart":
+            await start_survey(query.message, state, ctx, locale)
+        elif action == "done" and data.get("q") and BY_ID[data["q"]].kind == "years":
+            await store(
+                query.message, state, ctx, locale, BY_ID[data["q"]], list(data.get("pending") or [])
+            )
+        elif action == "back" and mode in ("survey", "summary", "aid"):
+            history = list(data.get("history", []))
+            if not history:
+                await reask(query.message, state, ctx, locale, "stale_button")
+                return
+            previous = history.pop()
+            if mode == "summary":
+                await state.update_data(mode="survey")
+            answers.pop(previous, None)
+            await state.update_data(answers=answers, history=history)
+            await ask(query.message, state, ctx, locale, BY_ID[previous])
+        elif action == "result" and mode in ("summary", "result", "why", "aid", "aid_result"):
+            if mode in ("aid", "aid_result"):
+                await state.update_data(
+                    answers={k: v for k, v in answers.items() if not k.startswith("aid_")}
+                )
+            await show_result(query.message, state, ctx, locale)
+        elif action == "why" and mode == "result":
+            await show_why(query.message, state, ctx, locale)
+        elif action == "whatif_repair" and mode == "result":
+            answers["repair_years"] = int(answers.get("repair_years", 0)) + 1
+            await state.update_data(answers=answers)
+            await show_result(query.message, state, ctx, locale)
+        elif action == "whatif_paid" and mode == "result":
+            paid = paid_years(answers)
+            unpaid = [y for y in range(2025, int(answers["benefit_year"])) if y not in paid]
+            if unpaid:
+                answers["paid_years"] = [str(y) for y in sorted([*paid, unpaid[-1]])]
+                answers.pop("repair_years", None)
+                await state.update_data(answers=answers)
+            await show_result(query.message, state, ctx, locale)
+        elif action == "aid" and mode == "result" and answers.get("region") == "xizang":
+            await state.update_data(mode="aid", history=[])
+            await advance(query.message, state, ctx, locale)
+        elif action == "edit" and mode in ("result", "why"):
+            await show_summary(query.message, state, ctx, locale)
+        else:
+            await reask(query.message, state, ctx, locale, "stale_button")
+
+    @router.callback_query(Edit.filter())
+    async def on_edit(
+        query: CallbackQuery,
+        callback_data: Edit,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+    ) -> None:
+        await query.answer()
+        ctx = context(policies)
+        data = await state.get_data()
+        question = BY_ID.get(callback_data.q)
+        answers = data.get("answers", {})
+        if data.get("mode") != "summary" or question is None or question.id not in answers:
+            await reask(query.message, state, ctx, locale, "stale_button")
+            return
+        await state.update_data(
+            mode="survey", history=[q.id for q in asked(answers, ctx) if q.id != question.id]
+        )
+        await ask(query.message, state, ctx, locale, question)
+
+    @router.callback_query()
+    async def on_unknown_button(
+        query: CallbackQuery, state: FSMContext, policies: PolicySet, locale: str
+    ) -> None:
+        await query.answer()
+        await reask(query.message, state, context(policies), locale, "stale_button")
+
+    @router.message(F.text & ~F.text.startswith("/"))
+    async def on_text(
+        message: Message, state: FSMContext, policies: PolicySet, locale: str
+    ) -> None:
+        ctx = context(policies)
+        data = await state.get_data()
+        question = BY_ID.get(data.get("q") or "")
+        if question is None:
+            await reask(message, state, ctx, locale, "use_buttons")
+            return
+        try:
+            value = parse_text(question, message.text, data.get("answers", {}), ctx)
+        except InvalidAnswer as error:
+            await reask(message, state, ctx, locale, error.reason, **error.values)
+            return
+        await store(message, state, ctx, locale, question, value)
+
+    @router.message()
+    async def on_other(
+        message: Message, state: FSMContext, policies: PolicySet, locale: str
+    ) -> None:
+        await reask(message, state, context(policies), locale, "not_text")
+
+    return router

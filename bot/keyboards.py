@@ -1,0 +1,115 @@
+"""Inline keyboards, built per locale (lazy strings never go into Telegram objects)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import available
+from bot.render import render_macro
+from bot.survey import Answers, Context, Question
+
+
+class Pick(CallbackData, prefix="p"):
+    """An option of a question."""
+
+    q: str
+    v: str
+
+
+class Nav(CallbackData, prefix="n"):
+    """A navigation button: back, done, result, why, what-if, aid, edit, restart."""
+
+    a: str
+
+
+class Edit(CallbackData, prefix="e"):
+    """Change the answer to one question from the summary."""
+
+    q: str
+
+
+class Lang(CallbackData, prefix="l"):
+    """Choose a language."""
+
+    v: str
+
+
+def _button(locale: str, id_: str) -> str:
+    return render_macro("messages.j2", "button", locale, id_)
+
+
+def question(
+    q: Question,
+    answers: Answers,
+    ctx: Context,
+    locale: str,
+    *,
+    back: bool,
+    pending: list[str] | None = None,
+) -> InlineKeyboardMarkup:
+    """The buttons of a question: its options (or year toggles), then Done and Back."""
+    options = q.options(answers, ctx)
+    if q.kind == "years":
+        chosen = set(pending or [])
+        labels = [f"{'☑' if year in chosen else '☐'} {year}" for year in options]
+    else:
+        labels = [render_macro("questions.j2", "option", locale, q.id, v) for v in options]
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=Pick(q=q.id, v=v).pack())
+        for label, v in zip(labels, options, strict=True)
+    ]
+    per_row = 3 if q.kind == "years" or q.id in ("benefit_year", "repair_years") else 1
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    for shown, id_ in ((q.kind == "years", "done"), (back, "back")):
+        if shown:
+            rows.append(
+                [InlineKeyboardButton(text=_button(locale, id_), callback_data=Nav(a=id_).pack())]
+            )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def summary(rows: list[str], locale: str) -> InlineKeyboardMarkup:
+    """One edit button per answer, then the result."""
+    kb = InlineKeyboardBuilder()
+    for q in rows:
+        kb.button(
+            text="✎ " + render_macro("questions.j2", "label", locale, q), callback_data=Edit(q=q)
+        )
+    kb.button(text=_button(locale, "show_result"), callback_data=Nav(a="result"))
+    kb.button(text=_button(locale, "back"), callback_data=Nav(a="back"))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def result(
+    locale: str, *, whatif_repair: bool, whatif_paid: bool, aid: bool
+) -> InlineKeyboardMarkup:
+    """Buttons under an answer."""
+    kb = InlineKeyboardBuilder()
+    ids = ["why"] + ["whatif_repair"] * whatif_repair + ["whatif_paid"] * whatif_paid
+    ids += ["aid"] * aid + ["edit", "restart"]
+    for id_ in ids:
+        kb.button(text=_button(locale, id_), callback_data=Nav(a=id_))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def after_detail(locale: str) -> InlineKeyboardMarkup:
+    """Buttons under the reasons or the aid answer."""
+    kb = InlineKeyboardBuilder()
+    for id_ in ("result", "restart"):
+        kb.button(text=_button(locale, id_), callback_data=Nav(a=id_))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def languages() -> InlineKeyboardMarkup:
+    """One button per language with a catalogue, in its own script."""
+    kb = InlineKeyboardBuilder()
+    for locale in available():
+        label = render_macro("names.j2", "language", "en", locale)
+        kb.button(text=label, callback_data=Lang(v=locale))
+    kb.adjust(3)
+    return kb.as_markup()

@@ -1,0 +1,78 @@
+"""Deployment settings from the environment or `.env`, read when the app starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.i18n import LOCALES
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class SettingsError(RuntimeError):
+    """A setting that stops start-up; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Everything a deployer sets; see the README's settings table."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(8080, ge=1, le=65535)
+    webhook_path: str = Field("/webhook", pattern=r"^/\S*$")
+    webhook_secret: SecretStr | None = Field(None, min_length=1, max_length=256)
+    webhook_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path("data")
+    admin_ids: IdList = []
+    volunteer_ids: IdList = []
+    policy_overrides: Path | None = None
+    default_locale: str = "en"
+
+    @field_validator("admin_ids", "volunteer_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts only A-Z, a-z, 0-9, _ and - in the secret token header.
+        if value is not None and not all(
+            c.isalnum() or c in "_-" for c in value.get_secret_value()
+        ):
+            raise ValueError("may contain only letters, digits, _ and -")
+        return value
+
+    def require_token(self) -> str:
+        """The bot token, or a SettingsError naming BOT_TOKEN."""
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise SettingsError(
+                "BOT_TOKEN is not set: put the token from @BotFather in the environment or in .env"
+            )
+        return self.bot_token.get_secret_value().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`; a bad value raises SettingsError naming it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

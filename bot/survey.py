@@ -1,0 +1,276 @@
+"""The survey as data: each question's id, kind, options and when it is relevant.
+
+One generic router (bot/handlers/survey.py) asks them in order, skipping what the answers
+already settle. Wording lives in templates/questions.j2, keyed by question and option ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rules import REGIONS, Assessment, PolicySet, Profile, assess
+from rules.models import FIRST_YEAR
+
+Answers = dict[str, Any]
+Kind = Literal["choice", "years", "payment", "date", "number"]
+GROUP_OPTIONS = (
+    "none",
+    "newborn",
+    "infant",
+    "medical_aid",
+    "job_change",
+    "veteran",
+    "released",
+    "student",
+    "hardship",
+)
+INSURANCE_OPTIONS = ("resident", "employee", "none")
+AID_CLASSES = {
+    "extreme_poverty": 1,
+    "orphan_disabled": 2,
+    "minimum_allowance": 3,
+    "at_risk": 4,
+    "catastrophic": 5,
+}
+
+
+class InvalidAnswer(ValueError):
+    """An answer a person gave that does not fit the question; `reason` picks the reply."""
+
+    def __init__(self, reason: str, **values: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.values = values
+
+
+@dataclass(frozen=True)
+class Context:
+    """What questions may depend on besides the answers."""
+
+    today: dt.date
+    policies: PolicySet
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question: its id, kind, options, and when it is worth asking."""
+
+    id: str
+    kind: Kind
+    options: Callable[[Answers, Context], tuple[str, ...]] = lambda a, c: ()
+    relevant: Callable[[Answers, Context], bool] = lambda a, c: True
+    bounds: Callable[[Answers, Context], tuple[int, int]] | None = field(default=None)
+
+
+def _benefit_years(answers: Answers, ctx: Context) -> tuple[str, ...]:
+    return tuple(str(y) for y in (ctx.today.year, ctx.today.year + 1) if y >= FIRST_YEAR)
+
+
+def break_years_asked(answers: Answers) -> tuple[str, ...]:
+    """The years whose payment the person is asked about: 2025 to the year before."""
+    year = int(answers.get("benefit_year", FIRST_YEAR))
+    return tuple(str(y) for y in range(FIRST_YEAR, year))
+
+
+def exempt(answers: Answers, ctx: Context) -> bool:
+    """Whether the chosen group is exempt from waiting in the chosen region."""
+    group = answers.get("group")
+    region = answers.get("region")
+    return bool(
+        group and group != "none" and region and group in ctx.policies[region].exempt_groups
+    )
+
+
+def paid_years(answers: Answers) -> list[int]:
+    """Years from 2025 the person paid for, from the toggles or the current insurance."""
+    if "paid_years" in answers:
+        return sorted(int(y) for y in answers["paid_years"])
+    if answers.get("insurance") in ("resident", "employee"):
+        return [int(y) for y in break_years_asked(answers)]
+    return []
+
+
+def useful_repair_years(answers: Answers, ctx: Context) -> int:
+    """How many repair years would shorten this person's wait."""
+    try:
+        return evaluate({**answers, "repair_years": 0}, ctx).repair.useful_years
+    except (ValueError, KeyError):
+        return 0
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("region", "choice", options=lambda a, c: REGIONS),
+    Question(
+        "benefit_year",
+        "choice",
+        options=_benefit_years,
+        bounds=lambda a, c: (FIRST_YEAR, c.today.year + 1),
+    ),
+    Question("insurance", "choice", options=lambda a, c: INSURANCE_OPTIONS),
+    Question("group", "choice", options=lambda a, c: GROUP_OPTIONS),
+    Question("birth_date", "date", relevant=lambda a, c: a.get("group") in ("newborn", "infant")),
+    Question(
+        "paid_years",
+        "years",
+        options=lambda a, c: break_years_asked(a),
+        relevant=lambda a, c: bool(break_years_asked(a)) and not exempt(a, c),
+    ),
+    Question("payment", "payment", options=lambda a, c: ("period", "today")),
+    Question(
+        "zero_claim_years",
+        "years",
+        options=lambda a, c: tuple(str(y) for y in paid_years(a)),
+        relevant=lambda a, c: bool(paid_years(a)),
+    ),
+    Question(
+        "incentive_used_years",
+        "years",
+        options=lambda a, c: tuple(
+            str(y) for y in paid_years(a) if str(y) not in a.get("zero_claim_years", [])
+        ),
+        relevant=lambda a, c: (
+            bool(a.get("zero_claim_years"))
+            and any(str(y) not in a["zero_claim_years"] for y in paid_years(a))
+        ),
+    ),
+    Question(
+        "repair_years",
+        "choice",
+        options=lambda a, c: tuple(str(n) for n in range(useful_repair_years(a, c) + 1)),
+        relevant=lambda a, c: useful_repair_years(a, c) > 0,
+    ),
+)
+AID_QUESTIONS: tuple[Question, ...] = (
+    Question("aid_class", "choice", options=lambda a, c: tuple(AID_CLASSES)),
+    Question("aid_expense", "choice", options=lambda a, c: ("inpatient", "outpatient")),
+    Question("aid_cost", "number", bounds=lambda a, c: (0, 10_000_000)),
+    Question(
+        "aid_income",
+        "number",
+        bounds=lambda a, c: (0, 100_000_000),
+        relevant=lambda a, c: a.get("aid_class") == "catastrophic",
+    ),
+)
+BY_ID = {q.id: q for q in (*QUESTIONS, *AID_QUESTIONS)}
+
+
+def next_question(
+    answers: Answers, ctx: Context, after: str | None, questions: tuple[Question, ...] = QUESTIONS
+) -> Question | None:
+    """The first relevant question after `after` (from the start when None)."""
+    ids = [q.id for q in questions]
+    start = ids.index(after) + 1 if after else 0
+    for question in questions[start:]:
+        if question.relevant(answers, ctx):
+            return question
+    return None
+
+
+def asked(
+    answers: Answers, ctx: Context, questions: tuple[Question, ...] = QUESTIONS
+) -> list[Question]:
+    """The relevant questions that have an answer, in order: the summary's rows."""
+    return [q for q in questions if q.id in answers and q.relevant(answers, ctx)]
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%Y", "%Y.%m.%d")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date typed as 2026-03-15, 15.03.2026, 2026/3/15 or 2026年3月15日."""
+    cleaned = text.strip()
+    match = re.fullmatch(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?", cleaned)
+    if match:
+        cleaned = "-".join(match.groups())
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(cleaned, fmt).date()
+        except ValueError:
+            continue
+    raise InvalidAnswer("not_a_date")
+
+
+def parse_number(text: str) -> int:
+    """A whole number typed with or without thousands separators or a currency word."""
+    cleaned = re.sub(r"[\s,，_]|元|yuan|¥|￥", "", text.strip(), flags=re.IGNORECASE)
+    if not re.fullmatch(r"\d{1,12}", cleaned):
+        raise InvalidAnswer("not_a_number")
+    return int(cleaned)
+
+
+def parse_text(question: Question, text: str, answers: Answers, ctx: Context) -> Any:
+    """The stored value for free text typed at `question`, or InvalidAnswer."""
+    text = text.strip()
+    if question.kind in ("choice", "years"):
+        if question.bounds:  # a year question: the buttons or a typed year
+            low, high = question.bounds(answers, ctx)
+            if not re.fullmatch(r"\d{4}", text):
+                raise InvalidAnswer("not_a_year", low=low, high=high)
+            if not low <= int(text) <= high:
+                raise InvalidAnswer("year_out_of_range", low=low, high=high)
+            return text
+        raise InvalidAnswer("use_buttons")
+    if question.kind == "number":
+        value = parse_number(text)
+        low, high = question.bounds(answers, ctx) if question.bounds else (0, 10**12)
+        if not low <= value <= high:
+            raise InvalidAnswer("number_out_of_range", low=low, high=high)
+        return value
+    day = parse_date(text)
+    if question.kind == "date":  # a birth date
+        if day > ctx.today:
+            raise InvalidAnswer("date_in_future")
+        if day < ctx.today - dt.timedelta(days=2 * 366):
+            raise InvalidAnswer("birth_too_early")
+        return day.isoformat()
+    year = int(answers["benefit_year"])
+    if not year - 1 <= day.year <= year:
+        raise InvalidAnswer("payment_out_of_range", low=year - 1, high=year)
+    return day.isoformat()
+
+
+def check_choice(question: Question, value: str, answers: Answers, ctx: Context) -> str:
+    """A pressed option, checked against what the question offers now (forged or stale data)."""
+    if value not in question.options(answers, ctx):
+        raise InvalidAnswer("stale_button")
+    return value
+
+
+def to_profile(answers: Answers, ctx: Context) -> Profile:
+    """The rules core's Profile from the survey answers."""
+    year = int(answers["benefit_year"])
+    kind = (
+        answers.get("insurance")
+        if answers.get("insurance") in ("resident", "employee")
+        else "resident"
+    )
+    paid = set(paid_years(answers))
+    group = answers.get("group")
+    payment = answers.get("payment")
+    return Profile(
+        region=answers["region"],
+        benefit_year=year,
+        coverage={y: kind if y in paid else "none" for y in range(FIRST_YEAR, year)},
+        payment_date=None if payment in (None, "period") else dt.date.fromisoformat(payment),
+        repair_years=int(answers.get("repair_years", 0)),
+        group=None if group in (None, "none") else group,
+        birth_date=dt.date.fromisoformat(answers["birth_date"])
+        if answers.get("birth_date")
+        else None,
+        zero_claim_years=[int(y) for y in answers.get("zero_claim_years", []) if int(y) in paid],
+        incentive_used_years=[
+            int(y)
+            for y in answers.get("incentive_used_years", [])
+            if int(y) in paid and y not in answers.get("zero_claim_years", [])
+        ],
+        today=ctx.today,
+    )
+
+
+def evaluate(answers: Answers, ctx: Context) -> Assessment:
+    """Assess the answers."""
+    return assess(to_profile(answers, ctx), ctx.policies)

@@ -1,0 +1,197 @@
+"""The survey as a person meets it: questions, bad input, back, edits, answers and reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from aiogram import Bot
+from aiogram.types import Location
+from fakes.session import Person, RecordingSession
+
+from bot.app import create_dispatcher, create_storage
+from bot.settings import Settings
+
+THIS_YEAR = dt.date.today().year
+
+
+@pytest.fixture
+def person() -> Person:
+    settings = Settings(_env_file=None)
+    storage = create_storage(settings, memory=True)
+    session = RecordingSession()
+    return Person(create_dispatcher(settings, storage), Bot("1:TEST", session=session), session)
+
+
+async def answer_xizang_two_breaks(person: Person, *, repair: str | None = "None") -> None:
+    await person.say("/start")
+    await person.press("Xizang")
+    await person.say("2027")
+    await person.press("None")  # no insurance now
+    await person.press("None of these")
+    assert "Which years did you pay for?" in person.last.text
+    await person.press("Done")  # 2025 and 2026 unpaid
+    await person.press("In the campaign period")
+    if repair:
+        await person.press(repair)
+
+
+async def test_xizang_two_break_years_gives_4_months_from_1_may(person: Person) -> None:
+    await answer_xizang_two_breaks(person)
+    assert "Your answers" in person.last.text and "Years paid: none" in person.last.text
+    result = await person.press("Show my result")
+    assert (
+        "Waiting period (待遇等待期): 4 months. Your insurance pays from May 1, 2027."
+        in result.text
+    )
+    assert "1 year: wait 3 months, from April 1, 2027" in result.text
+    assert "break years: -8,000 yuan" in result.text and "Your cap: 132,000 yuan" in result.text
+    why = await person.press("Why?")
+    assert "[Xizang 一(三)]" in why.text and "Variable waiting period" in why.text
+
+
+async def test_repairing_the_useful_year_shortens_the_wait(person: Person) -> None:
+    await answer_xizang_two_breaks(person, repair="1 year")
+    result = await person.press("Show my result")
+    assert "3 months. Your insurance pays from April 1, 2027." in result.text
+
+
+async def test_an_exempt_newborn_is_not_asked_about_breaks(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Shanxi")
+    await person.say("2027")
+    await person.press("None")
+    await person.press("Newborn")
+    await person.say("2026-11-02" if THIS_YEAR >= 2026 else f"{THIS_YEAR}-01-01")
+    assert "When is or was the premium" in person.last.text
+    asked = "\n".join(person.texts)
+    assert "Which years did you pay for?" not in asked
+
+
+async def test_free_text_at_a_button_question_keeps_the_question(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Tianjin")
+    before = person.last.text
+    for junk in ("hello", "😀🙏", "x" * 4096, "2031", "20"):
+        await person.say(junk)
+        assert person.last.text == before, junk
+    complaint = person.texts[-2]
+    assert "year" in complaint.lower()
+
+
+async def test_a_photo_or_location_gets_a_clear_reply(person: Person) -> None:
+    await person.say("/start")
+    await person.send(location=Location(latitude=29.65, longitude=91.1))
+    assert "I can only read text and buttons here." in person.texts[-2]
+    assert "Where are you insured" in person.last.text
+
+
+async def test_a_forged_or_stale_button_changes_nothing(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Chongqing")
+    await person.press_data("p:region:mars")
+    assert "earlier question" in person.texts[-2]
+    assert "For which year" in person.last.text
+    await person.press_data("p:repair_years:9")
+    await person.press_data("n:whatif_repair")
+    await person.press_data("garbage-data")
+    assert "For which year" in person.last.text
+
+
+async def test_dates_are_read_in_several_forms(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Tianjin")
+    await person.say("2027")
+    await person.press("Resident insurance")
+    await person.press("None of these")
+    await person.press("Done")  # all years paid
+    await person.say("not a date")
+    assert "could not read that date" in person.texts[-2]
+    await person.say("2025-01-01")
+    assert "paid in 2026 or 2027" in person.texts[-2]
+    await person.say("15.03.2027")
+    assert "pay nothing for you" in person.last.text
+    summary = await person.press("Done")
+    assert "Payment: March 15, 2027" in summary.text
+    result = await person.press("Show my result")
+    assert "3 months. Your insurance pays from June 15, 2027." in result.text
+
+
+async def test_back_returns_to_the_previous_question(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Xizang")
+    await person.say("2027")
+    await person.press("« Back")
+    assert "For which year" in person.last.text
+    await person.say("2026")
+    assert "Which basic medical insurance" in person.last.text
+
+
+async def test_an_answer_can_be_edited_from_the_summary(person: Person) -> None:
+    await answer_xizang_two_breaks(person)
+    await person.press("✎ Region")
+    assert "Where are you insured" in person.last.text
+    await person.press("Tianjin")
+    assert "How many years would you pay for?" in person.last.text, "repair depends on the region"
+    await person.press("None")
+    assert "Your answers" in person.last.text and "Region: Tianjin" in person.last.text
+    result = await person.press("Show my result")
+    assert "(Tianjin)" in result.text and "break years: -2,000 yuan" in result.text
+
+
+async def test_what_if_one_more_year_paid(person: Person) -> None:
+    await answer_xizang_two_breaks(person)
+    await person.press("Show my result")
+    result = await person.press("What if I had paid one more year?")
+    assert "No waiting period" in result.text and "break years: -4,000 yuan" in result.text
+
+
+async def test_no_cover_this_year_is_said_plainly(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Xizang")
+    await person.say("2027")
+    await person.press("None")
+    await person.press("None of these")
+    await person.press("Done")
+    await person.say("2027-10-20")
+    await person.press("None")  # no repair
+    result = await person.press("Show my result")
+    assert "no cover in 2027" in result.text
+
+
+async def test_chongqing_answer_says_it_is_a_draft(person: Person) -> None:
+    await person.say("/start")
+    await person.press("Chongqing")
+    await person.say("2027")
+    await person.press("Employee insurance")
+    await person.press("None of these")
+    await person.press("Done")  # paid 2025 and 2026
+    await person.press("In the campaign period")
+    await person.press("Done")  # no zero-claim years
+    result = await person.press("Show my result")
+    assert "draft for comment" in result.text and "No waiting period" in result.text
+
+
+async def test_xizang_medical_aid_path(person: Person) -> None:
+    await answer_xizang_two_breaks(person)
+    await person.press("Show my result")
+    await person.press("Medical aid")
+    await person.press("Minimum living allowance household")
+    await person.press("Hospital stay")
+    await person.say("20,000")
+    aid = person.last.text
+    assert "95% of your self-paid costs" in aid and "19,000 yuan" in aid and "五(五)1" in aid
+    result = await person.press("Back to my result")
+    assert "Waiting period (待遇等待期): 4 months" in result.text
+
+
+async def test_help_about_and_forget(person: Person) -> None:
+    assert "/forget" in (await person.say("/help")).text
+    about = await person.say("/about")
+    assert "藏医保〔2025〕31号" in about.text and "draft for comment" in about.text
+    await answer_xizang_two_breaks(person)
+    storage = person.dispatcher.storage
+    assert storage.storage, "answers are kept during the survey"
+    forgotten = await person.say("/forget")
+    assert "erased" in forgotten.text
+    assert not any(record.data or record.state for record in storage.storage.values())
