@@ -28,15 +28,18 @@ def _assess(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    """`yibao chat`: the bot in this terminal."""
     from bot.settings import load_settings
-    from bot.transports.terminal import run_terminal
 
     settings = load_settings()
     print("yibao chat: type a button's number or a message; Ctrl-D quits", file=sys.stderr)
+    from bot.transports.terminal import run_terminal
+
     return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang))
 
 
 def _run(args: argparse.Namespace) -> int:
+    """`yibao run`: long polling."""
     from bot.settings import load_settings
 
     settings = load_settings()
@@ -48,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _webhook(args: argparse.Namespace) -> int:
+    """`yibao webhook`: the webhook server."""
     from bot.settings import load_settings
 
     settings = load_settings()

@@ -119,7 +119,7 @@ class TerminalSession(BaseSession):
         """Dispatch on the method type."""
         match method:
             case GetMe():
-                return BOT_USER.model_copy()
+                return BOT_USER
             case SendMessage():
                 text = _plain(method.text, self._resolve(bot, method.parse_mode))
                 return self._show(bot, method.chat_id, None, text, method.reply_markup)
@@ -142,7 +142,7 @@ class TerminalSession(BaseSession):
                 return self._show(bot, method.chat_id, None, text, method.reply_markup)
             case AnswerCallbackQuery():
                 if method.text:
-                    self._write(f"* {method.text}")
+                    self.write(f"* {method.text}")
                 return True
             case DeleteMessage():
                 gone = self.messages.pop((self._chat_id(method.chat_id), method.message_id), None)
@@ -174,12 +174,12 @@ class TerminalSession(BaseSession):
         lines = [text] if ours else [f"[-> {chat}] {text}"]
         if ours and rows:
             lines += ["  ".join(f"[{next(numbers)}] {b.text}" for b in row) for row in rows]
-        self._write("\n".join(lines))
+        self.write("\n".join(lines))
         message = Message.model_validate(
             {
                 "message_id": message_id or next(self._message_ids),
                 "date": datetime.now(UTC),
-                "edit_date": datetime.now(UTC) if message_id else None,
+                "edit_date": int(datetime.now(UTC).timestamp()) if message_id else None,
                 "chat": Chat(id=chat, type="private", first_name="You"),
                 "from_user": BOT_USER,
                 "text": text,
@@ -200,7 +200,7 @@ class TerminalSession(BaseSession):
             self.buttons, self.keyboard_message = [], None
         return message
 
-    def _write(self, text: str) -> None:
+    def write(self, text: str) -> None:
         """Print one block, separated from the previous one by a blank line."""
         self.output.write(f"\n{text}\n")
         self.output.flush()
@@ -270,20 +270,25 @@ class TerminalChat:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1_000_000)
 
+    def _button(self, line: str) -> Button | None:
+        """The button on screen that a typed number names, if any."""
+        buttons = self.session.buttons
+        return buttons[int(line) - 1] if line.isdigit() and 0 < int(line) <= len(buttons) else None
+
     def update_for(self, line: str) -> Update:
         """A button press for a number naming a button on screen, else a text message."""
-        if line.isdigit() and 1 <= int(line) <= len(self.session.buttons):
-            button = self.session.buttons[int(line) - 1]
-            if isinstance(button, InlineKeyboardButton) and button.callback_data is not None:
-                query = CallbackQuery(
-                    id=str(next(self._update_ids)),
-                    from_user=self.user,
-                    chat_instance=str(USER_ID),
-                    message=self.session.keyboard_message,
-                    data=button.callback_data,
-                )
-                return Update(update_id=next(self._update_ids), callback_query=query)
-            line = button.text
+        button = self._button(line)
+        if isinstance(button, InlineKeyboardButton) and button.callback_data is not None:
+            query = CallbackQuery(
+                id=str(next(self._update_ids)),
+                from_user=self.user,
+                chat_instance=str(USER_ID),
+                message=self.session.keyboard_message,
+                data=button.callback_data,
+            )
+            return Update(update_id=next(self._update_ids), callback_query=query)
+        if button is not None:
+            line = button.text  # a reply-keyboard button sends its label
         entities = None
         if line.startswith("/"):
             length = len(line.split(maxsplit=1)[0])
@@ -300,11 +305,10 @@ class TerminalChat:
 
     async def feed(self, line: str) -> None:
         """Let the bot answer one line; a failing handler is logged, not fatal."""
-        if line.isdigit() and 1 <= int(line) <= len(self.session.buttons):
-            button = self.session.buttons[int(line) - 1]
-            if isinstance(button, InlineKeyboardButton) and button.url:
-                self.session._write(button.url)
-                return
+        button = self._button(line)
+        if isinstance(button, InlineKeyboardButton) and button.url:
+            self.session.write(button.url)  # a link button opens its URL; here, show it
+            return
         try:
             result = await self.dispatcher.feed_update(self.bot, self.update_for(line))
             if isinstance(result, TelegramMethod):

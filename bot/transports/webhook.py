@@ -86,8 +86,8 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
         except OSError as error:
             raise SettingsError(f"WEBHOOK_PORT: cannot listen on {settings.webhook_host}:"
                                 f"{settings.webhook_port}: {error.strerror}") from None
-        logger.info("webhook listening on %s:%d%s",
-                    settings.webhook_host, settings.webhook_port, settings.webhook_path)
+        # The path is left out: some deployments make it a secret.
+        logger.info("webhook listening on %s:%d", settings.webhook_host, settings.webhook_port)
         await stop.wait()
     finally:
         # Stops accepting, waits for requests in flight, then runs on_cleanup.

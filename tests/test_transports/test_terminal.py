@@ -1,0 +1,161 @@
+"""`yibao chat`: the bot driven through text streams, and the real console script."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.settings import load_settings
+from bot.transports.terminal import TerminalSession, _language_code, run_terminal
+
+YIBAO = Path(sys.executable).with_name("yibao")
+BUTTON = re.compile(r"^\[1\] \S", re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A handler failing inside the terminal is only logged, so fail the test on it."""
+    yield
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+class Screen(io.StringIO):
+    """An output stream that keeps each printed block (one write per message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.blocks.append(text.strip("\n"))
+        return super().write(text)
+
+
+async def chat(lines: str) -> tuple[int, Screen]:
+    """Run the terminal over `lines` until their end; return the exit code and the screen."""
+    screen = Screen()
+    code = await run_terminal(load_settings(), io.StringIO(lines), screen, "en")
+    return code, screen
+
+
+async def test_launch_shows_numbered_buttons_and_eof_exits_0(clean_env: Path) -> None:
+    code, screen = await chat("")
+    assert code == 0
+    assert screen.blocks, "nothing printed at launch"
+    first = screen.blocks[0]
+    assert BUTTON.search(first), first
+    assert not first.startswith("["), "the question text comes before the buttons"
+
+
+async def test_typing_a_number_presses_that_button(clean_env: Path) -> None:
+    _, before = await chat("")
+    _, after = await chat("1\n")
+    assert len(after.blocks) > len(before.blocks)
+    assert after.blocks[-1] != before.blocks[-1]
+    assert BUTTON.search(after.blocks[-1])
+
+
+async def test_help_command_is_answered(clean_env: Path) -> None:
+    _, before = await chat("\n\n")  # empty lines are ignored
+    _, after = await chat("/help\n")
+    assert len(after.blocks) == len(before.blocks) + 1
+    assert after.blocks[-1].strip()
+
+
+async def test_number_without_such_button_is_text(clean_env: Path) -> None:
+    code, screen = await chat("99\n")
+    assert code == 0
+    assert len(screen.blocks) >= 1
+
+
+async def test_reads_a_pipe_without_blocking_the_loop(clean_env: Path) -> None:
+    read_fd, write_fd = os.pipe()
+    screen = Screen()
+    with open(read_fd, encoding="utf-8") as reader:
+        task = asyncio.create_task(run_terminal(load_settings(), reader, screen, "en"))
+        # The loop keeps running while nothing has been typed yet.
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if screen.blocks:
+                break
+        assert screen.blocks and not task.done()
+        os.write(write_fd, b"1\n")
+        os.close(write_fd)
+        assert await asyncio.wait_for(task, 20) == 0
+    assert len(screen.blocks) >= 2
+
+
+@pytest.mark.parametrize(
+    ("lang", "env", "expected"),
+    [
+        ("bo", "en_US.UTF-8", "bo"),
+        (None, "zh_CN.UTF-8", "zh-CN"),
+        (None, "C.UTF-8", None),
+        (None, "", None),
+    ],
+)
+def test_language_code(
+    monkeypatch: pytest.MonkeyPatch, lang: str | None, env: str, expected: str | None
+) -> None:
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", env)
+    assert _language_code(lang) == expected
+
+
+def test_console_script_chat(tmp_path: Path) -> None:
+    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
+    result = subprocess.run(
+        [*command, "chat"],
+        input="1\n/help\n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert BUTTON.search(result.stdout)
+    assert "Traceback" not in result.stderr
+
+
+async def test_session_renders_and_tracks_the_keyboard() -> None:
+    screen = Screen()
+    session = TerminalSession(screen)
+    bot = Bot("0:TERMINAL", session=session)
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text="Xizang", callback_data="r:xz"),
+         InlineKeyboardButton(text="Shanxi", callback_data="r:sx")],
+        [InlineKeyboardButton(text="Back", callback_data="back")],
+    ])
+    first = await bot.send_message(1, "<b>Where</b> &amp; when?", parse_mode="HTML",
+                                   reply_markup=keyboard)
+    assert screen.blocks[-1] == "Where & when?\n[1] Xizang  [2] Shanxi\n[3] Back"
+    assert session.keyboard_message is first and first.message_id == 1
+    assert [b.text for b in session.buttons] == ["Xizang", "Shanxi", "Back"]
+
+    second = await bot.send_message(1, "Noted")
+    assert second.message_id == 2 and session.keyboard_message is first
+
+    await bot.edit_message_text("Where?", chat_id=1, message_id=first.message_id)
+    assert session.buttons == [] and session.keyboard_message is None
+
+    assert await bot.answer_callback_query("q1", text="Saved") is True
+    assert screen.blocks[-1] == "* Saved"
+    await bot.send_document(1, BufferedInputFile(b"{}", "answers.json"), caption="Yours")
+    assert screen.blocks[-1] == "[answers.json]\nYours"
+    await bot.send_message(777, "To a volunteer", reply_markup=keyboard)
+    assert screen.blocks[-1] == "[-> 777] To a volunteer" and session.buttons == []
+    assert (await bot.get_me()).is_bot
+    assert await bot.delete_message(1, second.message_id) is True
