@@ -10,10 +10,12 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rules import REGIONS, Assessment, PolicySet, Profile, assess
-from rules.models import FIRST_YEAR
+from rules.models import FIRST_YEAR, Region
 
 Answers = dict[str, Any]
 Kind = Literal["choice", "years", "payment", "date", "number"]
@@ -36,6 +38,38 @@ AID_CLASSES = {
     "at_risk": 4,
     "catastrophic": 5,
 }
+
+
+Year = Annotated[int, Field(ge=FIRST_YEAR, le=2100)]
+
+
+class SurveyAnswers(BaseModel):
+    """The shape every stored answer must have: checked each time one is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: Region | None = None
+    benefit_year: Year | None = None
+    insurance: Literal["resident", "employee", "none"] | None = None
+    group: Literal[GROUP_OPTIONS] | None = None  # type: ignore[valid-type]
+    birth_date: dt.date | None = None
+    paid_years: list[Year] | None = None
+    payment: Literal["period"] | dt.date | None = None
+    zero_claim_years: list[Year] | None = None
+    incentive_used_years: list[Year] | None = None
+    repair_years: Annotated[int, Field(ge=0, le=50)] | None = None
+    aid_class: Literal[tuple(AID_CLASSES)] | None = None  # type: ignore[valid-type]
+    aid_expense: Literal["inpatient", "outpatient"] | None = None
+    aid_cost: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    aid_income: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+
+
+def validate_answers(answers: Answers) -> None:
+    """Raise InvalidAnswer unless every answer has its question's shape."""
+    try:
+        SurveyAnswers.model_validate(answers)
+    except ValidationError:
+        raise InvalidAnswer("invalid") from None
 
 
 class InvalidAnswer(ValueError):

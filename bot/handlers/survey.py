@@ -28,6 +28,7 @@ from bot.survey import (
     evaluate,
     paid_years,
     parse_text,
+    validate_answers,
 )
 from rules import PolicySet
 from rules.aid import AidProfile, assess_aid
@@ -124,6 +125,11 @@ async def store(
         for dependent in DEPENDENTS.get(question.id, ()):
             answers.pop(dependent, None)
     answers[question.id] = value
+    try:
+        validate_answers(answers)
+    except InvalidAnswer as error:
+        await reask(message, state, ctx, locale, error.reason)
+        return
     history = [*data.get("history", []), question.id]
     await state.update_data(answers=answers, history=history, q=None, pending=None)
     await advance(message, state, ctx, locale)

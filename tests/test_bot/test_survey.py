@@ -195,3 +195,14 @@ async def test_help_about_and_forget(person: Person) -> None:
     forgotten = await person.say("/forget")
     assert "erased" in forgotten.text
     assert not any(record.data or record.state for record in storage.storage.values())
+
+
+def test_stored_answers_are_checked_by_pydantic() -> None:
+    from bot.survey import InvalidAnswer, validate_answers
+
+    validate_answers({"region": "xizang", "benefit_year": "2027", "paid_years": ["2025"],
+                      "payment": "2027-03-01", "repair_years": 1})
+    for bad in ({"region": "mars"}, {"benefit_year": "1999"}, {"payment": "soon"},
+                {"paid_years": ["20x5"]}, {"repair_years": -1}, {"name": "Zhang San"}):
+        with pytest.raises(InvalidAnswer):
+            validate_answers(bad)
