@@ -32,8 +32,15 @@ def _chat(args: argparse.Namespace) -> int:
     from bot.settings import load_settings
 
     settings = load_settings()
-    print("yibao chat: type a button's number or a message; Ctrl-D quits", file=sys.stderr)
-    from bot.transports.terminal import run_terminal
+    from bot.i18n import available, map_language
+    from bot.render import render_macro
+    from bot.transports.terminal import client_language_code, run_terminal
+
+    locale = map_language(client_language_code(args.lang))
+    hint = render_macro(
+        "messages.j2", "text", locale if locale in available() else "en", "terminal_hint"
+    )
+    print(hint, file=sys.stderr)
 
     return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang))
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gettext
+import io
 from functools import cache
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -37,23 +40,38 @@ def map_language(code: str | None) -> str:
     return _CODES.get(code.split("-")[0], DEFAULT_LOCALE)
 
 
+def _catalogue(locale: str) -> Path:
+    return LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
-    """The compiled catalogue for `locale`; English msgids need none."""
-    if locale == DEFAULT_LOCALE:
-        return NullTranslations()
+    """The catalogue for `locale`: the compiled .mo when current, else compiled in memory."""
     if locale not in LOCALES:
         raise LookupError(f"unknown locale {locale!r}")
-    catalogue = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    if not catalogue.exists():
-        raise LookupError(f"no compiled catalogue {catalogue}: run `pybabel compile -d locales`")
-    return Translations.load(str(LOCALES_DIR), [locale], DOMAIN)
+    po, mo = _catalogue(locale), _catalogue(locale).with_suffix(".mo")
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as handle:
+            return Translations(handle, domain=DOMAIN)
+    if not po.exists():
+        if locale == DEFAULT_LOCALE:
+            return NullTranslations()  # English msgids read as they are
+        raise LookupError(f"no catalogue for {locale}: {po} is missing")
+    # A fresh clone has only the .po files: compile in memory rather than write to the package.
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=locale, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
 
 
 def available() -> tuple[str, ...]:
-    """The locales that can be used now: English and every compiled catalogue."""
+    """The locales that can be used now: English and every locale with a catalogue."""
     return tuple(
-        locale for locale in LOCALES
+        locale
+        for locale in LOCALES
         if locale == DEFAULT_LOCALE
-        or (LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo").exists()
+        or _catalogue(locale).exists()
+        or _catalogue(locale).with_suffix(".mo").exists()
     )

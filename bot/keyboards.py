@@ -89,7 +89,9 @@ def result(
     """Buttons under an answer."""
     kb = InlineKeyboardBuilder()
     ids = ["why"] + ["whatif_repair"] * whatif_repair + ["whatif_paid"] * whatif_paid
-    ids += ["aid"] * aid + ["edit", "restart"]
+    ids += ["aid"] * aid
+    ids += ["bilingual"] * (locale != "zh_Hans" and "zh_Hans" in available())
+    ids += ["edit", "restart"]
     for id_ in ids:
         kb.button(text=_button(locale, id_), callback_data=Nav(a=id_))
     kb.adjust(1)
@@ -105,11 +107,14 @@ def after_detail(locale: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def languages() -> InlineKeyboardMarkup:
-    """One button per language with a catalogue, in its own script."""
+def languages(preselected: str | None = None) -> InlineKeyboardMarkup:
+    """One button per language, in its own script; the client's own first and ticked."""
+    ordered = sorted(available(), key=lambda locale: locale != preselected)
     kb = InlineKeyboardBuilder()
-    for locale in available():
+    for locale in ordered:
         label = render_macro("names.j2", "language", "en", locale)
-        kb.button(text=label, callback_data=Lang(v=locale))
+        kb.button(
+            text=f"✓ {label}" if locale == preselected else label, callback_data=Lang(v=locale)
+        )
     kb.adjust(3)
     return kb.as_markup()

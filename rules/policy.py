@@ -23,6 +23,8 @@ from pydantic import (
 POLICY_DIR = Path(__file__).parent / "policies"
 # Bumped when the engine's reading of the texts changes; the data's digest follows the files.
 ENGINE_VERSION = "1"
+# The source recorded for a value a deployment sets (it is shown as the citation).
+DEPLOYMENT_SOURCE = "部署设置"
 
 PolicyId = Literal["xizang", "shanxi", "chongqing", "tianjin", "national", "xizang-aid"]
 Yuan = Annotated[int, Field(ge=0)]
@@ -264,7 +266,7 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
             )
             try:
                 values = [
-                    DatedValue.model_validate({"source": "deployment setting", **e})
+                    DatedValue.model_validate({"source": DEPLOYMENT_SOURCE, **e})
                     for e in entries
                 ]
                 check_value(name, values)
@@ -274,11 +276,11 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
             old = parameters.get(name)
             merged = sorted(
                 [*(old.values if old else []), *values],
-                key=lambda v: (v.since, v.source == "deployment setting"),
+                key=lambda v: (v.since, v.source == DEPLOYMENT_SOURCE),
             )
             parameters[name] = Parameter(
                 clause=old.clause if old else None,
-                source=old.source if old else "deployment setting",
+                source=old.source if old else DEPLOYMENT_SOURCE,
                 checked=old.checked if old else None,
                 interpretation=old.interpretation if old else False,
                 values=merged,

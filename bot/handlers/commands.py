@@ -9,7 +9,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
-from bot.handlers.survey import BY_ID, ask, context, reask, start_survey
+from bot.handlers.survey import context, reask, show_current, start_survey
 from bot.i18n import available
 from bot.keyboards import Lang
 from bot.render import render, render_macro
@@ -25,6 +25,14 @@ def create_router() -> Router:
     async def on_start(
         message: Message, state: FSMContext, policies: PolicySet, locale: str
     ) -> None:
+        if await state.get_value("locale") is None and len(available()) > 1:
+            # First contact: the language is asked once, the client's own pre-selected.
+            await state.set_data({"await_language": True})
+            await message.answer(
+                render_macro("messages.j2", "text", locale, "welcome"),
+                reply_markup=keyboards.languages(preselected=locale),
+            )
+            return
         await start_survey(message, state, context(policies), locale)
 
     @router.message(Command("help"))
@@ -41,7 +49,7 @@ def create_router() -> Router:
     async def on_language(message: Message, locale: str) -> None:
         await message.answer(
             render_macro("messages.j2", "text", locale, "choose_language"),
-            reply_markup=keyboards.languages(),
+            reply_markup=keyboards.languages(preselected=locale),
         )
 
     @router.callback_query(Lang.filter())
@@ -59,10 +67,10 @@ def create_router() -> Router:
             return
         locale = callback_data.v
         await state.update_data(locale=locale)
-        current = BY_ID.get(await state.get_value("q") or "")
-        if current is not None:
-            await ask(query.message, state, ctx, locale, current)
-        else:
+        if await state.get_value("await_language"):
+            await state.update_data(await_language=False)
+            await start_survey(query.message, state, ctx, locale)
+        elif not await show_current(query.message, state, ctx, locale):
             await query.message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
 
     @router.message(Command("forget"))

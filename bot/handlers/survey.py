@@ -152,6 +152,30 @@ async def reask(
         await message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
 
 
+async def show_current(message: Message, state: FSMContext, ctx: Context, locale: str) -> bool:
+    """Show again whatever the person was looking at; False when there is nothing yet."""
+    data = await state.get_data()
+    mode, answers = data.get("mode"), data.get("answers", {})
+    history = data.get("history", [])
+    if history and history[-1] in answers:
+        last = history[-1]
+        label = render_macro("questions.j2", "label", locale, last)
+        value = render_macro("questions.j2", "answer", locale, last, answers[last], answers)
+        await message.answer(render_macro("messages.j2", "last_answer", locale, label, value))
+    current = BY_ID.get(data.get("q") or "")
+    if current is not None:
+        await ask(message, state, ctx, locale, current)
+    elif mode == "summary":
+        await show_summary(message, state, ctx, locale)
+    elif mode in ("result", "why"):
+        await show_result(message, state, ctx, locale)
+    elif mode == "aid_result":
+        await show_aid(message, state, ctx, locale)
+    else:
+        return False
+    return True
+
+
 async def show_summary(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
     data = await state.get_data()
     answers = data.get("answers", {})
@@ -313,6 +337,12 @@ def create_router() -> Router:
         elif action == "aid" and mode == "result" and answers.get("region") == "xizang":
             await state.update_data(mode="aid", history=[])
             await advance(query.message, state, ctx, locale)
+        elif action == "bilingual" and mode == "result":
+            assessment = evaluate(answers, ctx)
+            await query.message.answer(render("result.j2", locale, a=assessment))
+            chinese = render_macro("messages.j2", "text", "zh_Hans", "chinese_copy")
+            card = chinese + "\n\n" + render("result.j2", "zh_Hans", a=assessment)
+            await query.message.answer(card, reply_markup=keyboards.after_detail(locale))
         elif action == "edit" and mode in ("result", "why"):
             await show_summary(query.message, state, ctx, locale)
         else:

@@ -206,7 +206,7 @@ class TerminalSession(BaseSession):
         self.output.flush()
 
 
-def _language_code(lang: str | None) -> str | None:
+def client_language_code(lang: str | None) -> str | None:
     """A Telegram-style language code from `--lang` or a POSIX locale like `zh_CN.UTF-8`."""
     code = (lang or os.environ.get("LC_ALL") or os.environ.get("LANG") or "").split(".")[0]
     code = code.split("@")[0].replace("_", "-")
@@ -259,8 +259,9 @@ def _start_reader(stream: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Q
 class TerminalChat:
     """Turns typed lines into updates from one private user and feeds them to the dispatcher."""
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, session: TerminalSession,
-                 language_code: str | None) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, bot: Bot, session: TerminalSession, language_code: str | None
+    ) -> None:
         """Talk to `dispatcher` as user USER_ID through `bot` on `session`."""
         self.dispatcher = dispatcher
         self.bot = bot
@@ -328,7 +329,7 @@ async def run_terminal(
     bot = create_bot(TOKEN, session=session)
     storage = create_storage(settings, memory=True)
     dispatcher = create_dispatcher(settings, storage)
-    chat = TerminalChat(dispatcher, bot, session, _language_code(lang_code))
+    chat = TerminalChat(dispatcher, bot, session, client_language_code(lang_code))
     workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
     lines = _start_reader(input_stream, asyncio.get_running_loop())
     await dispatcher.emit_startup(bot=bot, **workflow)

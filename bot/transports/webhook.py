@@ -31,9 +31,7 @@ def create_webhook_app(settings: Settings, dispatcher: Dispatcher, bot: Bot) -> 
     if secret is None:
         logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
     app = web.Application()
-    handler = SimpleRequestHandler(
-        dispatcher, bot, handle_in_background=False, secret_token=secret
-    )
+    handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
     # Not handler.register(): it closes the bot session in on_shutdown, which aiohttp runs
     # before waiting for requests in flight, so their replies would fail.
     app.router.add_post(settings.webhook_path, handler.handle)
@@ -84,8 +82,10 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
         try:
             await site.start()
         except OSError as error:
-            raise SettingsError(f"WEBHOOK_PORT: cannot listen on {settings.webhook_host}:"
-                                f"{settings.webhook_port}: {error.strerror}") from None
+            raise SettingsError(
+                f"WEBHOOK_PORT: cannot listen on {settings.webhook_host}:"
+                f"{settings.webhook_port}: {error.strerror}"
+            ) from None
         # The path is left out: some deployments make it a secret.
         logger.info("webhook listening on %s:%d", settings.webhook_host, settings.webhook_port)
         await stop.wait()

@@ -57,6 +57,14 @@ class HttpCitizen:
         assert await self.post({"message": message}) == 200
         return self.last_text
 
+    async def start(self, language: str = "English") -> str:
+        """Send /start and, at first contact, choose the language."""
+        await self.say("/start")
+        _, markup = self._last_with_buttons()
+        if any(language in b["text"] for row in markup["inline_keyboard"] for b in row):
+            await self.press(language)
+        return self.last_text
+
     async def press(self, label: str) -> str:
         message_id, markup = self._last_with_buttons()
         buttons = [b for row in markup["inline_keyboard"] for b in row]

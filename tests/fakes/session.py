@@ -119,6 +119,13 @@ class Person:
                 raise AssertionError(f"no button {label!r} in {[b.text for b in buttons]}")
         raise AssertionError("no message with buttons")
 
+    async def start(self, language: str = "English") -> Message:
+        """Send /start and, at first contact, choose the language."""
+        await self.say("/start")
+        if any(language in label for label in self.buttons()):
+            await self.press(language)
+        return self.last
+
     @property
     def last(self) -> Message:
         return self.session.messages[max(self.session.messages)]

@@ -24,7 +24,7 @@ def person() -> Person:
 
 
 async def answer_xizang_two_breaks(person: Person, *, repair: str | None = "None") -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Xizang")
     await person.say("2027")
     await person.press("None")  # no insurance now
@@ -57,7 +57,7 @@ async def test_repairing_the_useful_year_shortens_the_wait(person: Person) -> No
 
 
 async def test_an_exempt_newborn_is_not_asked_about_breaks(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Shanxi")
     await person.say("2027")
     await person.press("None")
@@ -69,7 +69,7 @@ async def test_an_exempt_newborn_is_not_asked_about_breaks(person: Person) -> No
 
 
 async def test_free_text_at_a_button_question_keeps_the_question(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Tianjin")
     before = person.last.text
     for junk in ("hello", "😀🙏", "x" * 4096, "2031", "20"):
@@ -80,14 +80,14 @@ async def test_free_text_at_a_button_question_keeps_the_question(person: Person)
 
 
 async def test_a_photo_or_location_gets_a_clear_reply(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.send(location=Location(latitude=29.65, longitude=91.1))
     assert "I can only read text and buttons here." in person.texts[-2]
     assert "Where are you insured" in person.last.text
 
 
 async def test_a_forged_or_stale_button_changes_nothing(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Chongqing")
     await person.press_data("p:region:mars")
     assert "earlier question" in person.texts[-2]
@@ -99,7 +99,7 @@ async def test_a_forged_or_stale_button_changes_nothing(person: Person) -> None:
 
 
 async def test_dates_are_read_in_several_forms(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Tianjin")
     await person.say("2027")
     await person.press("Resident insurance")
@@ -118,7 +118,7 @@ async def test_dates_are_read_in_several_forms(person: Person) -> None:
 
 
 async def test_back_returns_to_the_previous_question(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Xizang")
     await person.say("2027")
     await person.press("« Back")
@@ -147,7 +147,7 @@ async def test_what_if_one_more_year_paid(person: Person) -> None:
 
 
 async def test_no_cover_this_year_is_said_plainly(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Xizang")
     await person.say("2027")
     await person.press("None")
@@ -160,7 +160,7 @@ async def test_no_cover_this_year_is_said_plainly(person: Person) -> None:
 
 
 async def test_chongqing_answer_says_it_is_a_draft(person: Person) -> None:
-    await person.say("/start")
+    await person.start()
     await person.press("Chongqing")
     await person.say("2027")
     await person.press("Employee insurance")
@@ -200,9 +200,22 @@ async def test_help_about_and_forget(person: Person) -> None:
 def test_stored_answers_are_checked_by_pydantic() -> None:
     from bot.survey import InvalidAnswer, validate_answers
 
-    validate_answers({"region": "xizang", "benefit_year": "2027", "paid_years": ["2025"],
-                      "payment": "2027-03-01", "repair_years": 1})
-    for bad in ({"region": "mars"}, {"benefit_year": "1999"}, {"payment": "soon"},
-                {"paid_years": ["20x5"]}, {"repair_years": -1}, {"name": "Zhang San"}):
+    validate_answers(
+        {
+            "region": "xizang",
+            "benefit_year": "2027",
+            "paid_years": ["2025"],
+            "payment": "2027-03-01",
+            "repair_years": 1,
+        }
+    )
+    for bad in (
+        {"region": "mars"},
+        {"benefit_year": "1999"},
+        {"payment": "soon"},
+        {"paid_years": ["20x5"]},
+        {"repair_years": -1},
+        {"name": "Zhang San"},
+    ):
         with pytest.raises(InvalidAnswer):
             validate_answers(bad)

@@ -50,7 +50,7 @@ async def webhook(fake: FakeBotAPI, **settings: object) -> AsyncIterator[str]:
 async def survey_to_result(
     person: HttpCitizen, region: str, insurance: str, *, payment: str = "In the campaign period"
 ) -> str:
-    await person.say("/start")
+    await person.start()
     await person.press(region)
     await person.say("2027")
     await person.press(insurance)
@@ -126,7 +126,7 @@ async def test_a_restart_mid_survey_resumes_at_the_same_question(
 ) -> None:
     async with webhook(fake, data_dir=tmp_path) as url:
         person = HttpCitizen(fake, client, [url], SECRET)
-        await person.say("/start")
+        await person.start()
         await person.press("Tianjin")
         await person.say("2027")
         question = await person.press("Resident insurance")

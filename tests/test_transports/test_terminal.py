@@ -17,7 +17,7 @@ from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.settings import load_settings
-from bot.transports.terminal import TerminalSession, _language_code, run_terminal
+from bot.transports.terminal import TerminalSession, client_language_code, run_terminal
 
 YIBAO = Path(sys.executable).with_name("yibao")
 BUTTON = re.compile(r"^\[1\] \S", re.MULTILINE)
@@ -110,7 +110,7 @@ def test_language_code(
 ) -> None:
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.setenv("LANG", env)
-    assert _language_code(lang) == expected
+    assert client_language_code(lang) == expected
 
 
 def test_console_script_chat(tmp_path: Path) -> None:
@@ -134,13 +134,18 @@ async def test_session_renders_and_tracks_the_keyboard() -> None:
     screen = Screen()
     session = TerminalSession(screen)
     bot = Bot("0:TERMINAL", session=session)
-    keyboard = InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text="Xizang", callback_data="r:xz"),
-         InlineKeyboardButton(text="Shanxi", callback_data="r:sx")],
-        [InlineKeyboardButton(text="Back", callback_data="back")],
-    ])
-    first = await bot.send_message(1, "<b>Where</b> &amp; when?", parse_mode="HTML",
-                                   reply_markup=keyboard)
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="Xizang", callback_data="r:xz"),
+                InlineKeyboardButton(text="Shanxi", callback_data="r:sx"),
+            ],
+            [InlineKeyboardButton(text="Back", callback_data="back")],
+        ]
+    )
+    first = await bot.send_message(
+        1, "<b>Where</b> &amp; when?", parse_mode="HTML", reply_markup=keyboard
+    )
     assert screen.blocks[-1] == "Where & when?\n[1] Xizang  [2] Shanxi\n[3] Back"
     assert session.keyboard_message is first and first.message_id == 1
     assert [b.text for b in session.buttons] == ["Xizang", "Shanxi", "Back"]

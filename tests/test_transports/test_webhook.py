@@ -50,9 +50,10 @@ async def serve(clean_env: Path, bot: Bot) -> AsyncIterator[Serve]:
 async def post(url: str, update: dict[str, Any], secret: str | None) -> int:
     """POST an update as Telegram does; return the status."""
     headers = {HEADER: secret} if secret is not None else {}
-    async with aiohttp.ClientSession() as client, client.post(
-        url, json=update, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(url, json=update, headers=headers) as response,
+    ):
         await response.read()
         return response.status
 

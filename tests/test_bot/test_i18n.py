@@ -1,0 +1,308 @@
+"""Languages: complete catalogues, every answer rendered in every locale, switching mid-survey."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+from babel.messages.pofile import read_po
+from fakes.session import Person, RecordingSession
+
+from bot import render as render_module
+from bot.app import create_dispatcher, create_storage
+from bot.i18n import LOCALES, LOCALES_DIR, map_language, translations
+from bot.render import render, render_macro
+from bot.settings import Settings
+from bot.survey import AID_CLASSES, AID_QUESTIONS, QUESTIONS, Context
+from rules import Profile, assess, load_policies
+from rules.aid import AidProfile, assess_aid
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
+TODAY = dt.date(2026, 11, 23)
+POLICIES = load_policies()
+OTHER = [locale for locale in LOCALES if locale != "en"]
+
+
+def _catalog(locale: str):
+    with (LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def _ids(catalog) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_catalogue_is_complete_with_matching_placeholders(locale: str) -> None:
+    catalog = _catalog(locale)
+    with (LOCALES_DIR / "messages.pot").open("rb") as handle:
+        template = read_po(handle)
+    assert _ids(catalog) == _ids(template), "run scripts/i18n update"
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert not message.fuzzy, ids[0]
+        assert all(strings), f"{locale}: untranslated {ids[0]!r}"
+        assert len(strings) == catalog.num_plurals or len(ids) == 1
+        wanted = set(PLACEHOLDER.findall(ids[-1]))
+        for string in strings:
+            assert set(PLACEHOLDER.findall(string)) == wanted, f"{locale}: {ids[0]!r} -> {string!r}"
+
+
+def test_the_template_is_in_step_with_the_sources(tmp_path: Path) -> None:
+    fresh = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pybabel")),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_",
+            "-k",
+            "ngettext:1,2",
+            "-o",
+            str(fresh),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with fresh.open("rb") as handle:
+        current = _ids(read_po(handle))
+    with (LOCALES_DIR / "messages.pot").open("rb") as handle:
+        assert current == _ids(read_po(handle)), "msgids changed: run scripts/i18n"
+
+
+class _Recording:
+    """A catalogue that notes each msgid it cannot translate."""
+
+    def __init__(self, inner, missed: set[str]) -> None:
+        self.inner, self.missed = inner, missed
+
+    def gettext(self, message: str) -> str:
+        result = self.inner.gettext(message)
+        if result == message:
+            self.missed.add(message)
+        return result
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        result = self.inner.ngettext(singular, plural, n)
+        if result in (singular, plural):
+            self.missed.add(singular)
+        return result
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self.inner.pgettext(context, message)
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        return self.inner.npgettext(context, singular, plural, n)
+
+
+@pytest.fixture
+def missed(monkeypatch: pytest.MonkeyPatch):
+    notes: set[str] = set()
+    monkeypatch.setattr(
+        render_module, "translations", lambda locale: _Recording(translations(locale), notes)
+    )
+    render_module.environment.cache_clear()
+    yield notes
+    render_module.environment.cache_clear()
+
+
+def _profile(region: str, year: int, **facts) -> Profile:
+    return Profile(region=region, benefit_year=year, today=TODAY, **facts)
+
+
+COVERED = {y: "resident" for y in range(2025, 2033)}
+KINDS = {
+    "exempt": _profile("xizang", 2027, group="medical_aid"),
+    "waiting": _profile("xizang", 2027),
+    "repair": _profile("xizang", 2030, repair_years=1),
+    "no_cover": _profile("xizang", 2035),
+    "cap_rise": _profile("xizang", 2033, coverage=COVERED, zero_claim_years=list(COVERED)),
+    "cap_fall": _profile("shanxi", 2052),
+    "draft": _profile("chongqing", 2027, payment_date=dt.date(2027, 2, 1)),
+    "outpatient": _profile("tianjin", 2029, coverage={y: "resident" for y in range(2025, 2029)}),
+    "national": _profile("national", 2029, group="newborn"),
+    "newborn": _profile("xizang", 2027, group="newborn", birth_date=dt.date(2026, 10, 5)),
+    "cleared": _profile(
+        "xizang",
+        2028,
+        coverage={2025: "resident", 2026: "resident", 2027: "resident"},
+        zero_claim_years=[2025, 2026],
+        incentive_used_years=[2027],
+    ),
+}
+LATIN = re.compile(r"(?<![/\w])[A-Za-z]{3,}")  # /commands are names Telegram needs in Latin
+
+
+def _rendered(locale: str) -> list[str]:
+    texts = []
+    for profile in KINDS.values():
+        assessment = assess(profile, POLICIES)
+        texts += [render("result.j2", locale, a=assessment), render("why.j2", locale, a=assessment)]
+    for name, number in AID_CLASSES.items():
+        for expense in ("inpatient", "outpatient"):
+            aid = AidProfile.model_validate(
+                {"class": number, "expense": expense, "self_paid": 30000, "family_income": 50000}
+            )
+            for today in (TODAY, dt.date(2025, 3, 1), dt.date(2028, 1, 1)):
+                result = assess_aid(aid, POLICIES["xizang-aid"], today)
+                texts.append(render("aid_result.j2", locale, r=result))
+        texts.append(name and render_macro("questions.j2", "option", locale, "aid_class", name))
+    ctx = Context(today=TODAY, policies=POLICIES)
+    answers = {
+        "region": "xizang",
+        "benefit_year": "2027",
+        "insurance": "resident",
+        "group": "newborn",
+        "birth_date": "2026-10-05",
+        "paid_years": ["2025"],
+        "payment": "period",
+        "zero_claim_years": [],
+        "incentive_used_years": [],
+        "repair_years": 1,
+        "aid_class": "catastrophic",
+        "aid_expense": "inpatient",
+        "aid_cost": 1000,
+        "aid_income": 5000,
+    }
+    for question in (*QUESTIONS, *AID_QUESTIONS):
+        texts.append(render_macro("questions.j2", "prompt", locale, question.id, answers))
+        texts.append(render_macro("questions.j2", "label", locale, question.id))
+        for option in question.options(answers, ctx):
+            texts.append(render_macro("questions.j2", "option", locale, question.id, option))
+    texts.append(render("summary.j2", locale, rows=list(answers), answers=answers))
+    for reason in (
+        "use_buttons",
+        "not_a_year",
+        "year_out_of_range",
+        "not_a_date",
+        "date_in_future",
+        "birth_too_early",
+        "payment_out_of_range",
+        "not_a_number",
+        "number_out_of_range",
+        "stale_button",
+        "not_text",
+        "invalid",
+    ):
+        texts.append(
+            render_macro("questions.j2", "invalid", locale, reason, {"low": 2025, "high": 2027})
+        )
+    for id_ in (
+        "forgotten",
+        "choose_language",
+        "welcome",
+        "chinese_copy",
+        "no_survey",
+        "aid_only_xizang",
+        "restarted",
+    ):
+        texts.append(render_macro("messages.j2", "text", locale, id_))
+    for id_ in (
+        "back",
+        "done",
+        "show_result",
+        "why",
+        "whatif_repair",
+        "whatif_paid",
+        "aid",
+        "edit",
+        "restart",
+        "result",
+        "bilingual",
+    ):
+        texts.append(render_macro("messages.j2", "button", locale, id_))
+    texts.append(render_macro("messages.j2", "last_answer", locale, "x", "y"))
+    texts.append(render("help.j2", locale))
+    texts.append(render("about.j2", locale, policies=list(POLICIES.values()), version="1-0123"))
+    return texts
+
+
+@pytest.mark.parametrize("locale", OTHER)
+def test_every_answer_renders_fully_translated_without_english(
+    locale: str, missed: set[str]
+) -> None:
+    texts = _rendered(locale)
+    assert not missed, f"untranslated in {locale}: {sorted(missed)[:5]}"
+    for text in texts:
+        assert not LATIN.findall(text), (
+            f"English in a {locale} answer: {LATIN.findall(text)} in {text!r}"
+        )
+
+
+def test_english_renders_every_kind_of_result(missed: set[str]) -> None:
+    texts = _rendered("en")
+    assert all(texts)
+    joined = "\n".join(texts)
+    for fragment in (
+        "no cover in 2035",
+        "draft for comment",
+        "No waiting period",
+        "limited to 28,000 yuan",
+        "Outpatient cap",
+    ):
+        assert fragment in joined
+
+
+@pytest.mark.parametrize(
+    ("code", "locale"),
+    [
+        ("zh", "zh_Hans"),
+        ("zh-hans", "zh_Hans"),
+        ("zh-CN", "zh_Hans"),
+        ("zh-hant", "zh_Hans"),
+        ("bo", "bo"),
+        ("en-US", "en"),
+        ("ru", "en"),
+        (None, "en"),
+    ],
+)
+def test_language_codes_map_to_our_locales(code: str | None, locale: str) -> None:
+    assert map_language(code) == locale
+
+
+async def test_a_tibetan_speaker_switches_to_chinese_mid_survey_and_keeps_the_answers() -> None:
+    settings = Settings(_env_file=None)
+    session = RecordingSession()
+    person = Person(
+        create_dispatcher(settings, create_storage(settings, memory=True)),
+        Bot("1:TEST", session=session),
+        session,
+        language="bo",
+    )
+    await person.say("/start")
+    assert person.buttons()[0] == "✓ བོད་ཡིག", "the client's language comes first, ticked"
+    region_question = await person.press("བོད་ཡིག")
+    xizang = render_macro("questions.j2", "option", "bo", "region", "xizang")
+    assert region_question.text == render_macro("questions.j2", "prompt", "bo", "region", {})
+    await person.press(xizang)
+    await person.say("2027")
+    await person.say("/language")
+    await person.press("中文")
+    last_answer, question = person.texts[-2], person.last.text
+    assert ("2027" in last_answer and last_answer.startswith("您")) or "2027" in last_answer
+    assert question == render_macro("questions.j2", "prompt", "zh_Hans", "insurance", {})
+    await person.press(render_macro("questions.j2", "option", "zh_Hans", "insurance", "none"))
+    await person.press(render_macro("questions.j2", "option", "zh_Hans", "group", "none"))
+    await person.press(render_macro("messages.j2", "button", "zh_Hans", "done"))
+    await person.press(render_macro("questions.j2", "option", "zh_Hans", "payment", "period"))
+    summary = await person.press(
+        render_macro("questions.j2", "option", "zh_Hans", "repair_years", "0")
+    )
+    assert "西藏" in summary.text and "2027" in summary.text
+    result = await person.press(render_macro("messages.j2", "button", "zh_Hans", "show_result"))
+    assert "2027年5月1日" in result.text and not LATIN.findall(result.text)
+    card = await person.press(render_macro("messages.j2", "button", "zh_Hans", "why"))
+    assert "西藏 一(三)" in card.text
