@@ -306,3 +306,46 @@ async def test_a_tibetan_speaker_switches_to_chinese_mid_survey_and_keeps_the_an
     assert "2027年5月1日" in result.text and not LATIN.findall(result.text)
     card = await person.press(render_macro("messages.j2", "button", "zh_Hans", "why"))
     assert "西藏 一(三)" in card.text
+
+
+def test_a_fresh_clone_without_compiled_catalogues_still_speaks_tibetan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from bot import i18n
+
+    copy = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, copy, ignore=shutil.ignore_patterns("*.mo"))
+    monkeypatch.setattr(i18n, "LOCALES_DIR", copy)
+    i18n.translations.cache_clear()
+    try:
+        assert "bo" in i18n.available()
+        assert i18n.translations("bo").gettext("Why?") == _catalog("bo")["Why?"].string
+        assert not list(copy.rglob("*.mo")), "compiled in memory, nothing written"
+    finally:
+        i18n.translations.cache_clear()
+
+
+async def test_show_in_chinese_too_gives_the_answer_in_both_languages() -> None:
+    settings = Settings(_env_file=None)
+    session = RecordingSession()
+    person = Person(
+        create_dispatcher(settings, create_storage(settings, memory=True)),
+        Bot("1:TEST", session=session),
+        session,
+        language="en",
+    )
+    await person.start("English")
+    await person.press("Xizang")
+    await person.say("2027")
+    await person.press("None")
+    await person.press("None of these")
+    await person.press("Done")
+    await person.press("In the campaign period")
+    await person.press("None")
+    english = await person.press("Show my result")
+    chinese = await person.press("Show in Chinese too")
+    assert person.texts[-2] == english.text
+    assert "May 1, 2027" in english.text and "132,000" in english.text
+    assert "2027年5月1日" in chinese.text and "132,000" in chinese.text and "西藏" in chinese.text
