@@ -84,6 +84,22 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from bot.cards import explain_text
+    from bot.checkcode import InvalidCode
+    from bot.render import render_macro
+
+    try:
+        print(explain_text(args.code, load_policies(args.overrides), args.locale))
+    except InvalidCode:
+        print(render_macro("messages.j2", "text", args.locale, "bad_code"), file=sys.stderr)
+        return 2
+    except PolicyError as error:
+        print(f"yibao explain: POLICY_OVERRIDES: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yibao", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_serve, serve=_run)
     webhook = commands.add_parser("webhook", help="serve the Telegram bot's webhook")
     webhook.set_defaults(handler=_serve, serve=_webhook)
+    explain = commands.add_parser("explain", help="reproduce the answer behind a check code")
+    explain.add_argument("code", help="the check code printed on an answer card")
+    explain.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
+    explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
+    explain.set_defaults(handler=_explain)
     return parser
 
 

@@ -84,18 +84,28 @@ def summary(rows: list[str], locale: str) -> InlineKeyboardMarkup:
 
 
 def result(
-    locale: str, *, whatif_repair: bool, whatif_paid: bool, aid: bool
+    locale: str,
+    *,
+    whatif_repair: bool,
+    whatif_paid: bool,
+    aid: bool,
+    volunteer: bool = False,
+    extra: list[InlineKeyboardButton] | None = None,
 ) -> InlineKeyboardMarkup:
-    """Buttons under an answer."""
-    kb = InlineKeyboardBuilder()
+    """Buttons under an answer; `extra` rows (e.g. reminders) go before the last ones."""
     ids = ["why"] + ["whatif_repair"] * whatif_repair + ["whatif_paid"] * whatif_paid
     ids += ["aid"] * aid
     ids += ["bilingual"] * (locale != "zh_Hans" and "zh_Hans" in available())
-    ids += ["edit", "restart"]
-    for id_ in ids:
-        kb.button(text=_button(locale, id_), callback_data=Nav(a=id_))
-    kb.adjust(1)
-    return kb.as_markup()
+    ids += ["card"]
+    rows = [
+        [InlineKeyboardButton(text=_button(locale, i), callback_data=Nav(a=i).pack())] for i in ids
+    ]
+    rows += [[button] for button in extra or []]
+    last = ["next_person"] if volunteer else ["edit", "restart"]
+    rows += [
+        [InlineKeyboardButton(text=_button(locale, i), callback_data=Nav(a=i).pack())] for i in last
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def after_detail(locale: str) -> InlineKeyboardMarkup:

@@ -308,3 +308,11 @@ def to_profile(answers: Answers, ctx: Context) -> Profile:
 def evaluate(answers: Answers, ctx: Context) -> Assessment:
     """Assess the answers."""
     return assess(to_profile(answers, ctx), ctx.policies)
+
+
+def parse_deep_link(payload: str | None, locales: tuple[str, ...]) -> tuple[str, str | None] | None:
+    """`xizang-bo` -> (region, locale) from a /start payload; None when it is not one of ours."""
+    region, _, locale = (payload or "").strip().partition("-")
+    if region not in REGIONS:
+        return None
+    return region, locale if locale in locales else None

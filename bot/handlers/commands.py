@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
+from bot.cards import explain_text
+from bot.checkcode import InvalidCode
 from bot.handlers.survey import context, reask, show_current, start_survey
 from bot.i18n import available
 from bot.keyboards import Lang
 from bot.render import render, render_macro
+from bot.settings import Settings
 from bot.storage import forget_user
+from bot.survey import parse_deep_link
 from rules import PolicySet
 
 
@@ -23,8 +27,21 @@ def create_router() -> Router:
     @router.message(CommandStart())
     @router.message(Command("restart"))
     async def on_start(
-        message: Message, state: FSMContext, policies: PolicySet, locale: str
+        message: Message,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+        command: CommandObject | None = None,
     ) -> None:
+        link = parse_deep_link(command.args if command else None, available())
+        if link is not None:
+            # A poster's link (`/start xizang-bo`) settles the region and the language.
+            region, chosen = link
+            if chosen:
+                await state.update_data(locale=chosen, await_language=False)
+            locale = chosen or locale
+            await start_survey(message, state, context(policies), locale, keep={"region": region})
+            return
         if await state.get_value("locale") is None and len(available()) > 1:
             # First contact: the language is asked once, the client's own pre-selected.
             await state.set_data({"await_language": True})
@@ -72,6 +89,27 @@ def create_router() -> Router:
             await start_survey(query.message, state, ctx, locale)
         elif not await show_current(query.message, state, ctx, locale):
             await query.message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
+
+    @router.message(Command("volunteer"))
+    async def on_volunteer(
+        message: Message, state: FSMContext, settings: Settings, policies: PolicySet, locale: str
+    ) -> None:
+        if message.from_user.id not in settings.volunteer_ids:
+            await message.answer(render_macro("messages.j2", "text", locale, "volunteers_only"))
+            return
+        await state.update_data(volunteer=True)
+        await message.answer(render_macro("messages.j2", "text", locale, "volunteer_on"))
+        await start_survey(message, state, context(policies), locale)
+
+    @router.message(Command("explain"))
+    async def on_explain(
+        message: Message, command: CommandObject, policies: PolicySet, locale: str
+    ) -> None:
+        try:
+            text = explain_text(command.args or "", policies, locale)
+        except InvalidCode:
+            text = render_macro("messages.j2", "text", locale, "bad_code")
+        await message.answer(text)
 
     @router.message(Command("forget"))
     async def on_forget(

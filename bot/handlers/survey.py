@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import ValidationError
 
 from bot import keyboards
+from bot.cards import card_text
 from bot.keyboards import Edit, Nav, Pick
 from bot.render import render, render_macro
 from bot.survey import (
@@ -28,9 +29,10 @@ from bot.survey import (
     evaluate,
     paid_years,
     parse_text,
+    to_profile,
     validate_answers,
 )
-from rules import PolicySet
+from rules import PolicySet, assess
 from rules.aid import AidProfile, assess_aid
 
 log = logging.getLogger("yibao.survey")
@@ -109,8 +111,9 @@ async def start_survey(
     message: Message, state: FSMContext, ctx: Context, locale: str, keep: Answers | None = None
 ) -> None:
     """Begin a fresh survey; `keep` pre-fills answers (e.g. a volunteer's region)."""
-    chosen = await state.get_value("locale")
-    await state.set_data({"locale": chosen} if chosen else {})
+    data = await state.get_data()
+    # A new person starts clean: only the language and the volunteer's own mode carry over.
+    await state.set_data({k: data[k] for k in ("locale", "volunteer") if k in data})
     await state.update_data(mode="survey", answers=dict(keep or {}), history=[])
     await advance(message, state, ctx, locale)
 
@@ -206,6 +209,7 @@ async def show_result(message: Message, state: FSMContext, ctx: Context, locale:
         whatif_repair=assessment.repair.useful_years > assessment.repair.requested_years,
         whatif_paid=bool(unpaid) and not assessment.waiting.exempt,
         aid=assessment.region == "xizang",
+        volunteer=bool(await state.get_value("volunteer")),
     )
     await message.answer(render("result.j2", locale, a=assessment), reply_markup=markup)
 
@@ -343,6 +347,14 @@ def create_router() -> Router:
             chinese = render_macro("messages.j2", "text", "zh_Hans", "chinese_copy")
             card = chinese + "\n\n" + render("result.j2", "zh_Hans", a=assessment)
             await query.message.answer(card, reply_markup=keyboards.after_detail(locale))
+        elif action == "card" and mode == "result":
+            profile = to_profile(answers, ctx)
+            text = card_text(profile, assess(profile, ctx.policies), locale)
+            await query.message.answer(text, reply_markup=keyboards.after_detail(locale))
+        elif action == "next_person" and mode == "result" and data.get("volunteer"):
+            await start_survey(
+                query.message, state, ctx, locale, keep={"region": answers["region"]}
+            )
         elif action == "edit" and mode in ("result", "why"):
             await show_summary(query.message, state, ctx, locale)
         else:
