@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
     explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     explain.set_defaults(handler=_explain)
+    from bot.ledger import add_cli as add_batch
+
+    add_batch(commands)
     return parser
 
 

@@ -94,7 +94,7 @@ def break_run(profile: Profile) -> list[int]:
     """The break years (断保年) in the unbroken run just before the benefit year."""
     run = []
     year = profile.benefit_year - 1
-    while year >= FIRST_YEAR and not profile.covered(year):
+    while year >= profile.first_year and not profile.covered(year):
         run.append(year)
         year -= 1
     return sorted(run)
@@ -102,7 +102,7 @@ def break_run(profile: Profile) -> list[int]:
 
 def all_break_years(profile: Profile) -> list[int]:
     """Every uncovered year from 2025 to the year before the benefit year."""
-    return [y for y in range(FIRST_YEAR, profile.benefit_year) if not profile.covered(y)]
+    return [y for y in range(profile.first_year, profile.benefit_year) if not profile.covered(y)]
 
 
 def _months(ctx: _Context, breaks: int, repaired_years: int, applies: bool) -> tuple[int, int, int]:
@@ -196,6 +196,13 @@ def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
         all_break_years=every,
         ignored_before_2025=ignored,
     )
+    if profile.first_year > FIRST_YEAR:
+        ctx.step(
+            "breaks.from_birth",
+            f"{policy.id} {policy.base_clause}",
+            interpretation=True,
+            first_year=profile.first_year,
+        )
 
     outside = False
     if profile.payment_date:
@@ -366,7 +373,7 @@ def _cap_steps(
     after = ctx.value("cap.continuity_after_years")
     kept = ctx.value("cap.continuity_kept_on_break")
     continuity, run = 0, 0
-    for y in range(FIRST_YEAR, year + 1):
+    for y in range(profile.first_year, year + 1):
         if _paid(profile, y):
             run += 1
         else:
@@ -378,19 +385,23 @@ def _cap_steps(
     needs_paid = ctx.value("cap.zero_claim_needs_paid_year")
     delay = ctx.value("cap.zero_claim_clear_delay_years")
     uses = [u for u in profile.incentive_used_years if u + delay <= year]
-    cleared_after = max(uses, default=FIRST_YEAR - 1)
+    cleared_after = max(uses, default=profile.first_year - 1)
     claimed = {*profile.zero_claim_years, *extra_zero_claims}
     zero = sum(
         1
         for z in claimed
-        if FIRST_YEAR <= z < year
+        if profile.first_year <= z < year
         and z > cleared_after
         and _paid(profile, z)
         and (not needs_paid or _paid(profile, z + 1))
     )
-    earned_before = any(z <= cleared_after for z in claimed if z >= FIRST_YEAR)
+    earned_before = any(z <= cleared_after for z in claimed if z >= profile.first_year)
     penalty = len(
-        [y for y in range(FIRST_YEAR, min(year, profile.benefit_year)) if not _paid(profile, y)]
+        [
+            y
+            for y in range(profile.first_year, min(year, profile.benefit_year))
+            if not _paid(profile, y)
+        ]
     )
     return continuity, zero, penalty, bool(uses) and earned_before
 
@@ -522,7 +533,7 @@ def _outpatient(ctx: _Context) -> Outpatient | None:
         return None
     profile = ctx.profile
     run, year = 0, profile.benefit_year - 1
-    while year >= FIRST_YEAR and profile.covered(year):
+    while year >= profile.first_year and profile.covered(year):
         run, year = run + 1, year - 1
     earned = rise if run >= ctx.value("outpatient.after_years") else 0
     ctx.cited(

@@ -67,6 +67,13 @@ class Profile(BaseModel):
             raise ValueError(f"birth_date: {self.birth_date} is after the benefit year {year}")
         return self
 
+    @property
+    def first_year(self) -> int:
+        """The first year that can count: 2025, or the year after birth (出生当年不缴费)."""
+        if self.birth_date and self.birth_date.year >= FIRST_YEAR:
+            return self.birth_date.year + 1
+        return FIRST_YEAR
+
     def covered(self, year: int) -> bool:
         """Whether `year` had resident or employee insurance; the benefit year counts as paid."""
         if year >= self.benefit_year:

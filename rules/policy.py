@@ -266,8 +266,7 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
             )
             try:
                 values = [
-                    DatedValue.model_validate({"source": DEPLOYMENT_SOURCE, **e})
-                    for e in entries
+                    DatedValue.model_validate({"source": DEPLOYMENT_SOURCE, **e}) for e in entries
                 ]
                 check_value(name, values)
             except (ValidationError, ValueError, TypeError) as error:

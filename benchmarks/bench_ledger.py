@@ -1,0 +1,113 @@
+"""`yibao batch` throughput and peak memory, at two ledger sizes to show memory stays flat.
+
+Run by hand: `python benchmarks/bench_ledger.py [--rows 1000000]`. Prints figures, no assertions.
+Each size runs in a fresh process, as peak RSS (ru_maxrss) only ever grows within one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TODAY = dt.date(2026, 11, 23)
+HEADER = ["id", "region", "benefit_year", "coverage", "payment_date", "group", "repair_years",
+          "zero_claim_years", "name"]  # fmt: skip
+
+
+def write_ledger(path: Path, rows: int, seed: int = 7) -> None:
+    """A realistic mix: mostly continuous payers, some breaks, late payments, groups, bad rows."""
+    rng = random.Random(seed)
+    regions = ["xizang", "西藏", "xizang", "shanxi", "山西", "chongqing", "tianjin", "national"]
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            year = rng.choice([2026, 2027, 2027, 2027, 2028])
+            breaks = rng.random() < 0.35
+            kinds = [
+                "none" if breaks and rng.random() < 0.6 else rng.choice(["resident"] * 4 + ["职工"])
+                for _ in range(2025, year)
+            ]
+            payment = ""
+            if rng.random() < 0.3:
+                day = dt.date(year, 1, 1) + dt.timedelta(days=rng.randrange(300))
+                payment = rng.choice([day.isoformat(), day.strftime("%d.%m.%Y")])
+            if rng.random() < 0.01:
+                payment = f"{year}-13-01"  # a typo the batch reports and goes past
+            writer.writerow([
+                f"H{i:07d}",
+                rng.choice(regions),
+                year,
+                ";".join(f"{y}:{k}" for y, k in zip(range(2025, year), kinds, strict=True)),
+                payment,
+                rng.choice([""] * 9 + ["newborn", "medical_aid", "job_change", "student"]),
+                rng.choice(["", "", "", "1", "2"]),
+                ";".join(str(y) for y, k in zip(range(2025, year), kinds, strict=True)
+                         if k != "none" and rng.random() < 0.5),
+                "name not copied",
+            ])  # fmt: skip
+
+
+def child(rows: int, workdir: Path) -> None:
+    """Measure one size in this process and print the figures as JSON."""
+    from bot.ledger import run_batch
+    from rules import load_policies
+
+    source = workdir / f"ledger-{rows}.csv"
+    write_ledger(source, rows)
+    policies = load_policies()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    summary = run_batch(source, workdir / f"result-{rows}.csv", today=TODAY, policies=policies)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"rows": summary.rows, "errors": summary.errors, "seconds": seconds,
+                      "baseline_kib": baseline, "peak_kib": peak}))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.dir)
+        return
+
+    root = Path(__file__).resolve().parents[1]
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for rows in (max(1, args.rows // 10), args.rows):
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", str(rows), "--dir", workdir],
+                capture_output=True, text=True, check=True, cwd=root,
+            )  # fmt: skip
+            result = json.loads(done.stdout)
+            results.append(result)
+            print(
+                f"{result['rows']:>9,} rows ({result['errors']:,} with errors): "
+                f"{result['rows'] / result['seconds']:,.0f} rows/s, {result['seconds']:.1f} s; "
+                f"peak RSS {result['peak_kib'] / 1024:.1f} MiB "
+                f"(before the batch {result['baseline_kib'] / 1024:.1f} MiB)"
+            )
+    small, large = results
+    growth = [(r["peak_kib"] - r["baseline_kib"]) / 1024 for r in results]
+    print(
+        f"{large['rows'] // small['rows']}x the rows: peak RSS ratio "
+        f"{large['peak_kib'] / small['peak_kib']:.2f}, growth during the batch "
+        f"{growth[0]:.1f} -> {growth[1]:.1f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()

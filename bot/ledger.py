@@ -1,0 +1,413 @@
+"""`yibao batch`: assess a village ledger (CSV, one person a row) into a CSV or XLSX table.
+
+Input: a UTF-8 CSV (with or without BOM) whose first non-`#` line is the header. Columns,
+matched case-insensitively; only `region` and `benefit_year` are required:
+
+- `id`: a household or row label chosen by the office, copied through as text.
+- `region`: xizang, shanxi, chongqing, tianjin, national, or 西藏, 山西, 重庆, 天津, 其他.
+- `benefit_year`: the benefit year (待遇年度), 2025 or later.
+- `coverage`: per-year coverage as `2025:none;2026:resident`, and/or one column per year
+  `y2025`, `y2026`, ... Values: resident, employee, none, or 居民, 职工, 无. A year not given
+  counts as not covered.
+- `payment_date`: empty for the centralized period; 2026-03-15, 15.03.2026 or 2026/3/15.
+- `group`: empty or newborn, infant, medical_aid, job_change, veteran, released, student,
+  hardship.
+- `repair_years` (empty = 0), `zero_claim_years` (`2025;2026`), `birth_date`.
+
+Every other column (names, ID-card or phone numbers, notes) is read past and never written.
+Output: one row per non-blank input row with the columns of `output_columns`; a row that cannot
+be assessed keeps only `row`, `id` and `error` (`column: why`). `cap_change_steps` counts the
+steps earned (continuity + zero-claim - break years) before any ceiling on the yuan change.
+CSV output is written as UTF-8 with BOM so spreadsheet programs read the Chinese correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rules import Assessment, Policy, PolicyError, Profile, assess, load_policies
+from rules.models import FIRST_YEAR, GROUPS, REGIONS
+
+FORMATS = ("csv", "xlsx")
+REQUIRED = ("region", "benefit_year")
+OPTIONAL = (
+    "id",
+    "coverage",
+    "payment_date",
+    "group",
+    "repair_years",
+    "zero_claim_years",
+    "birth_date",
+)
+RESULT_COLUMNS = (
+    "row",
+    "region",
+    "benefit_year",
+    "break_years",
+    "exempt",
+    "wait_months",
+    "benefit_start",
+    "no_cover_this_year",
+    "useful_repair_years",
+    "repair_cost_per_year",
+    "repair_cost_total_useful",
+    "cap_change",
+    "cap_change_steps",
+    "error",
+)
+REGION_NAMES = {
+    **{region: region for region in REGIONS},
+    "西藏": "xizang",
+    "山西": "shanxi",
+    "重庆": "chongqing",
+    "天津": "tianjin",
+    "其他": "national",
+}
+COVERAGE_NAMES = {
+    "resident": "resident",
+    "employee": "employee",
+    "none": "none",
+    "居民": "resident",
+    "职工": "employee",
+    "无": "none",
+}
+YEAR_COLUMN = re.compile(r"^y(\d{4})$")
+DATE_FORMATS = (
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (1, 2, 3)),
+    (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$"), (3, 2, 1)),
+    (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), (1, 2, 3)),
+)
+
+Cell = str | int | None
+
+
+# Chinese ID card numbers (15 or 18 characters) and mainland mobile numbers.
+PERSONAL_NUMBER = re.compile(r"\d{15}|\d{17}[\dXx]|\+?(86)?1[3-9]\d{9}")
+
+
+class LedgerError(ValueError):
+    """A ledger that cannot be processed at all: unreadable, or missing required columns."""
+
+
+class RowError(ValueError):
+    """One row that cannot be assessed; the message is `column: why`."""
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """How many rows were read, assessed, and written with an error."""
+
+    rows: int
+    assessed: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class _Header:
+    """Where each known column is in a row."""
+
+    index: dict[str, int]
+    years: tuple[tuple[int, int], ...]  # (year, index) of the y2025-style columns
+
+    @classmethod
+    def parse(cls, header: list[str]) -> _Header:
+        index: dict[str, int] = {}
+        years: dict[int, int] = {}
+        for i, name in enumerate(header):
+            name = name.strip().lower()
+            if name in REQUIRED or name in OPTIONAL:
+                index.setdefault(name, i)
+            elif match := YEAR_COLUMN.match(name):
+                years.setdefault(int(match[1]), i)
+        missing = [name for name in REQUIRED if name not in index]
+        if missing:
+            raise LedgerError(f"header: missing required column(s) {', '.join(missing)}")
+        return cls(index, tuple(sorted(years.items())))
+
+    def get(self, row: list[str], name: str) -> str:
+        i = self.index.get(name)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+
+def output_columns(with_id: bool) -> list[str]:
+    """The output header: `id` first when the input has one."""
+    return ["id", *RESULT_COLUMNS] if with_id else list(RESULT_COLUMNS)
+
+
+def parse_date(column: str, text: str) -> dt.date | None:
+    """A date in one of the accepted styles; None when empty."""
+    if not text:
+        return None
+    for pattern, (y, m, d) in DATE_FORMATS:
+        if match := pattern.match(text):
+            try:
+                return dt.date(int(match[y]), int(match[m]), int(match[d]))
+            except ValueError:
+                break
+    raise RowError(f"{column}: not a date: {text}")
+
+
+def _int(column: str, text: str, what: str = "a whole number") -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise RowError(f"{column}: not {what}: {text}") from None
+
+
+def _coverage_value(column: str, text: str) -> str:
+    value = COVERAGE_NAMES.get(text.lower())
+    if value is None:
+        raise RowError(f"{column}: unknown coverage {text!r} (resident, employee or none)")
+    return value
+
+
+def parse_coverage(header: _Header, row: list[str]) -> dict[int, str]:
+    """Coverage by year from the `coverage` column and the `yYYYY` columns together."""
+    coverage: dict[int, str] = {}
+    # Full-width separators are what a Chinese input method types.
+    text = header.get(row, "coverage").replace("；", ";").replace("：", ":")
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        year, sep, value = part.partition(":")
+        if not sep:
+            raise RowError(f"coverage: expected year:kind, got {part!r}")
+        coverage[_int("coverage", year.strip(), "a year")] = _coverage_value(
+            "coverage", value.strip()
+        )
+    for year, i in header.years:
+        text = row[i].strip() if i < len(row) else ""
+        if not text:
+            continue
+        value = _coverage_value(f"y{year}", text)
+        if coverage.setdefault(year, value) != value:
+            raise RowError(f"y{year}: {value} but coverage says {coverage[year]}")
+    return coverage
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in first["loc"])
+    if not field and ": " in message:
+        field, message = message.split(": ", 1)
+    return f"{field or 'row'}: {message}"
+
+
+def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
+    """The profile one ledger row describes; raises RowError naming the bad column."""
+    text = header.get(row, "region")
+    region = REGION_NAMES.get(text.lower())
+    if region is None:
+        raise RowError(f"region: unknown region {text!r}" if text else "region: required")
+    text = header.get(row, "benefit_year")
+    if not text:
+        raise RowError("benefit_year: required")
+    year = _int("benefit_year", text, "a year")
+    if year < FIRST_YEAR:
+        raise RowError(f"benefit_year: must be {FIRST_YEAR} or later")
+    group = header.get(row, "group").lower() or None
+    if group is not None and group not in GROUPS:
+        raise RowError(f"group: unknown group {group!r} (one of {', '.join(GROUPS)})")
+    zero_claims = header.get(row, "zero_claim_years").replace("；", ";")
+    try:
+        return Profile(
+            region=region,
+            benefit_year=year,
+            coverage=parse_coverage(header, row),
+            payment_date=parse_date("payment_date", header.get(row, "payment_date")),
+            group=group,
+            repair_years=_int("repair_years", header.get(row, "repair_years") or "0"),
+            zero_claim_years=[
+                _int("zero_claim_years", y.strip(), "a year")
+                for y in zero_claims.split(";")
+                if y.strip()
+            ],
+            birth_date=parse_date("birth_date", header.get(row, "birth_date")),
+            today=today,
+        )
+    except ValidationError as error:
+        raise RowError(_describe(error)) from None
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def result_cells(assessment: Assessment) -> list[Cell]:
+    """The output columns after `row`, for one assessment (error left empty)."""
+    waiting, repair, cap = assessment.waiting, assessment.repair, assessment.cap
+    cost = repair.cost_per_year
+    start = waiting.benefit_start
+    return [
+        assessment.region,
+        assessment.benefit_year,
+        waiting.break_years,
+        _yes(waiting.exempt),
+        waiting.total_months,
+        start.isoformat() if start else None,
+        _yes(waiting.no_cover_this_year),
+        repair.useful_years,
+        cost,
+        None if cost is None else cost * repair.useful_years,
+        cap.net_change,
+        cap.continuity_steps + cap.zero_claim_steps - cap.penalty_steps,
+        None,
+    ]
+
+
+@contextmanager
+def _table(path: Path, fmt: str) -> Iterator[Callable[[list[Cell]], None]]:
+    """A function that writes one row to `path` at once; the file is complete on exit."""
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        book = Workbook(write_only=True)  # rows go to a temporary file, not memory
+        sheet = book.create_sheet("result")
+
+        def append(cells: list[Cell]) -> None:
+            # Control characters copied from the input would make openpyxl refuse the row.
+            sheet.append(
+                [ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in cells]
+            )
+
+        yield append
+        book.save(path)
+    elif fmt == "csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out)
+            yield lambda cells: writer.writerow("" if c is None else c for c in cells)
+    else:
+        raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+
+
+def _records(lines: Iterator[str]) -> Iterator[list[str]]:
+    """CSV records, skipping blank and `#` comment lines before the header."""
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield from csv.reader([line])
+            break
+    # The rest is read lazily from the same open file, so only one record is in memory.
+    yield from csv.reader(lines)
+
+
+def _progress(enabled: bool | None) -> Any:
+    from tqdm import tqdm
+
+    disable = not sys.stderr.isatty() if enabled is None else not enabled
+    return tqdm(unit=" rows", file=sys.stderr, disable=disable)
+
+
+def run_batch(
+    input_path: Path | str,
+    output_path: Path | str,
+    *,
+    fmt: str = "csv",
+    today: dt.date | None = None,
+    policies: Mapping[str, Policy] | None = None,
+    progress: bool | None = None,
+) -> BatchSummary:
+    """Assess every row of the ledger at `input_path`, writing each result as it is made."""
+    source, target = Path(input_path), Path(output_path)
+    if fmt not in FORMATS:
+        raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if target.exists() and target.resolve() == source.resolve():
+        raise LedgerError(f"{target}: the output would overwrite the input")
+    today = today or dt.date.today()
+    policies = policies if policies is not None else load_policies()
+    rows = assessed = 0
+    try:
+        with source.open(encoding="utf-8-sig", newline="") as lines:
+            records = _records(lines)
+            first = next(records, None)
+            if first is None:
+                raise LedgerError(f"{source}: empty, expected a header row")
+            header = _Header.parse(first)
+            with_id = "id" in header.index
+            with _table(target, fmt) as write, _progress(progress) as bar:
+                write(list(output_columns(with_id)))
+                for number, row in enumerate(records, start=1):
+                    if not any(cell.strip() for cell in row):
+                        continue  # blank rows keep their number so `row` matches the sheet
+                    rows += 1
+                    label: list[Cell] = [header.get(row, "id")] if with_id else []
+                    personal = bool(label) and PERSONAL_NUMBER.fullmatch(str(label[0]).strip())
+                    if personal:
+                        label = [None]  # an office's label must not carry an ID or phone number
+                    try:
+                        cells = result_cells(assess(parse_row(header, row, today), policies))
+                        assessed += 1
+                        if personal:
+                            cells[-1] = "id: looks like an ID card or phone number; not copied"
+                    except RowError as error:
+                        cells = [None] * (len(RESULT_COLUMNS) - 2) + [str(error)]
+                    write([*label, number, *cells])
+                    bar.update()
+    except UnicodeDecodeError:
+        raise LedgerError(
+            f"{source}: not UTF-8 text after {rows} rows; save it as 'CSV UTF-8'"
+        ) from None
+    except OSError as error:
+        raise LedgerError(f"{error.filename or target}: {error.strerror or error}") from None
+    return BatchSummary(rows=rows, assessed=assessed, errors=rows - assessed)
+
+
+def _date_argument(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text}") from None
+
+
+def _batch(args: argparse.Namespace) -> int:
+    fmt = args.format or ("xlsx" if args.output.suffix.lower() == ".xlsx" else "csv")
+    try:
+        policies = load_policies(args.overrides)
+        summary = run_batch(args.input, args.output, fmt=fmt, today=args.today, policies=policies)
+    except PolicyError as error:
+        print(f"yibao batch: POLICY_OVERRIDES: {error}", file=sys.stderr)
+        return 2
+    except LedgerError as error:
+        print(f"yibao batch: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"yibao batch: {summary.rows} rows read, {summary.assessed} assessed, "
+        f"{summary.errors} with errors; written to {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `batch` subcommand; its handler returns the exit code."""
+    batch = subparsers.add_parser(
+        "batch",
+        help="assess a ledger CSV (one person a row) into a CSV or XLSX table",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch.add_argument("input", type=Path, help="the ledger, UTF-8 CSV with a header row")
+    batch.add_argument("-o", "--output", type=Path, required=True, help="the result file")
+    batch.add_argument(
+        "--format", choices=FORMATS, help="default: xlsx for a .xlsx output, otherwise csv"
+    )
+    batch.add_argument(
+        "--today", type=_date_argument, help="today's date, YYYY-MM-DD (default: the system's)"
+    )
+    batch.add_argument(
+        "--overrides",
+        default=os.environ.get("POLICY_OVERRIDES") or None,
+        help="a deployment's policy values (YAML); default $POLICY_OVERRIDES",
+    )
+    batch.set_defaults(handler=_batch)

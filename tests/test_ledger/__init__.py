@@ -1,0 +1,1 @@
+"""Tests of `yibao batch`, the ledger assessment."""
