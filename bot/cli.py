@@ -124,8 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     explain.set_defaults(handler=_explain)
     from bot.ledger import add_cli as add_batch
+    from bot.poster import add_cli as add_poster
 
     add_batch(commands)
+    add_poster(commands)
     return parser
 
 
