@@ -9,6 +9,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot import handlers
+from bot.campaign import setup_campaign
 from bot.middlewares import LocaleMiddleware
 from bot.settings import Settings
 from bot.storage import SQLiteStorage
@@ -41,6 +42,7 @@ def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
     )
     dispatcher.update.outer_middleware(LocaleMiddleware(settings.default_locale))
     dispatcher.include_routers(*handlers.routers())
+    setup_campaign(dispatcher, settings, storage)
     return dispatcher
 
 

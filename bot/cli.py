@@ -123,11 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
     explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     explain.set_defaults(handler=_explain)
+    from bot.campaign.cli import add_cli as add_stats
     from bot.ledger import add_cli as add_batch
     from bot.poster import add_cli as add_poster
 
     add_batch(commands)
     add_poster(commands)
+    add_stats(commands)
     return parser
 
 

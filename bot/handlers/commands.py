@@ -9,6 +9,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
+from bot.campaign import CampaignStore
 from bot.cards import explain_text
 from bot.checkcode import InvalidCode
 from bot.handlers.survey import context, reask, show_current, start_survey
@@ -113,10 +114,15 @@ def create_router() -> Router:
 
     @router.message(Command("forget"))
     async def on_forget(
-        message: Message, state: FSMContext, fsm_storage: BaseStorage, locale: str
+        message: Message,
+        state: FSMContext,
+        fsm_storage: BaseStorage,
+        campaign: CampaignStore,
+        locale: str,
     ) -> None:
         await state.clear()
         await forget_user(fsm_storage, message.from_user.id)
+        await campaign.forget(message.from_user.id)  # reminders are the only other record
         await message.answer(render_macro("messages.j2", "text", locale, "forgotten"))
 
     return router

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import ValidationError
 
 from bot import keyboards
+from bot.campaign import CampaignStore, outcome_kinds, reminder_buttons
 from bot.cards import card_text
 from bot.keyboards import Edit, Nav, Pick
 from bot.render import render, render_macro
@@ -190,7 +191,15 @@ async def show_summary(message: Message, state: FSMContext, ctx: Context, locale
     )
 
 
-async def show_result(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+async def show_result(
+    message: Message,
+    state: FSMContext,
+    ctx: Context,
+    locale: str,
+    campaign: CampaignStore | None = None,
+) -> None:
+    """The answer; `campaign` is given only when a survey is first answered, to count it."""
+
     answers = (await state.get_data()).get("answers", {})
     try:
         assessment = evaluate(answers, ctx)
@@ -203,6 +212,10 @@ async def show_result(message: Message, state: FSMContext, ctx: Context, locale:
         await advance(message, state, ctx, locale)
         return
     await state.update_data(mode="result", q=None)
+    if campaign is not None:
+        await campaign.record_answer(
+            ctx.today, assessment.region, locale, outcome_kinds(assessment)
+        )
     unpaid = [y for y in range(2025, assessment.benefit_year) if y not in paid_years(answers)]
     markup = keyboards.result(
         locale,
@@ -210,6 +223,7 @@ async def show_result(message: Message, state: FSMContext, ctx: Context, locale:
         whatif_paid=bool(unpaid) and not assessment.waiting.exempt,
         aid=assessment.region == "xizang",
         volunteer=bool(await state.get_value("volunteer")),
+        extra=reminder_buttons(assessment, ctx.today, locale, ctx.policies),
     )
     await message.answer(render("result.j2", locale, a=assessment), reply_markup=markup)
 
@@ -292,6 +306,7 @@ def create_router() -> Router:
         state: FSMContext,
         policies: PolicySet,
         locale: str,
+        campaign: CampaignStore,
     ) -> None:
         await query.answer()
         ctx = context(policies)
@@ -323,7 +338,9 @@ def create_router() -> Router:
                 await state.update_data(
                     answers={k: v for k, v in answers.items() if not k.startswith("aid_")}
                 )
-            await show_result(query.message, state, ctx, locale)
+            # Counted once, when the summary is confirmed; re-showing an answer is not a new one.
+            counted = campaign if mode == "summary" else None
+            await show_result(query.message, state, ctx, locale, counted)
         elif action == "why" and mode == "result":
             await show_why(query.message, state, ctx, locale)
         elif action == "whatif_repair" and mode == "result":
