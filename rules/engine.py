@@ -36,6 +36,37 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+# Parameter values and side rules by policy and day: the same for every answer, so read once.
+# The policy itself is kept in the entry so that its id cannot be reused by another object.
+_BY_POLICY: dict[int, tuple[Policy, dict[dt.date, dict[str, Any]]]] = {}
+
+
+def values_on(policy: Policy, day: dt.date) -> dict[str, Any]:
+    """Every parameter's value on `day`, cached per policy object."""
+    _, days = _BY_POLICY.setdefault(id(policy), (policy, {}))
+    values = days.get(day)
+    if values is None:
+        values = days[day] = {name: policy.get(name, day) for name in policy.parameters}
+    return values
+
+
+def _reference(policy: Policy, parameter: str, day: dt.date) -> tuple[Any, ...]:
+    """(cite, interpretation, since, checked) of a parameter's value on `day`, cached."""
+    _, days = _BY_POLICY.setdefault(id(policy), (policy, {}))
+    key = (parameter, day)
+    found = days.get(key)  # type: ignore[call-overload]
+    if found is None:
+        spec = policy.parameters.get(parameter)
+        value = spec.at(day) if spec else None
+        found = days[key] = (  # type: ignore[index]
+            policy.cite(parameter),
+            bool(spec and spec.interpretation),
+            value.since if value else None,
+            (value and value.checked) or (spec and spec.checked) or policy.checked,
+        )
+    return found
+
+
 class _Context:
     """The policy, the day its values are read on, and the steps explained so far."""
 
@@ -44,14 +75,11 @@ class _Context:
         self.profile = profile
         self.day = dt.date(profile.benefit_year, 1, 1)
         self.steps: list[Step] = []
-        self._values: dict[tuple[str, dt.date], Any] = {}
+        self._values = values_on(policy, self.day)
 
     def value(self, name: str, day: dt.date | None = None) -> Any:
-        # The cap is computed for 11 years per answer: read each parameter once.
-        key = (name, day or self.day)
-        if key not in self._values:
-            self._values[key] = self.policy.get(name, key[1])
-        return self._values[key]
+        values = self._values if day is None or day == self.day else values_on(self.policy, day)
+        return values.get(name)
 
     def step(
         self,
@@ -78,14 +106,13 @@ class _Context:
         self, rule: str, parameter: str, *, interpretation: bool = False, **params: Any
     ) -> None:
         """A step whose clause, and interpretation flag, come from one parameter."""
-        spec = self.policy.parameters.get(parameter)
-        value = spec.at(self.day) if spec else None
+        cite, reading, since, checked = _reference(self.policy, parameter, self.day)
         self.step(
             rule,
-            self.policy.cite(parameter),
-            interpretation=interpretation or bool(spec and spec.interpretation),
-            since=value.since if value else None,
-            checked=(value and value.checked) or (spec and spec.checked) or self.policy.checked,
+            cite,
+            interpretation=interpretation or reading,
+            since=since,
+            checked=checked,
             **params,
         )
 
@@ -361,92 +388,117 @@ def _repair(ctx: _Context, waiting: Waiting, anchor: str) -> Repair:
     )
 
 
-def _paid(profile: Profile, year: int) -> bool:
-    return profile.covered(year)
+class _CapRules:
+    """The cap's parameters and the person's paid years, read once per answer."""
 
+    def __init__(self, ctx: _Context) -> None:
+        profile = ctx.profile
+        self.profile = profile
+        self.after = ctx.value("cap.continuity_after_years")
+        self.kept = ctx.value("cap.continuity_kept_on_break")
+        self.needs_paid = ctx.value("cap.zero_claim_needs_paid_year")
+        self.delay = ctx.value("cap.zero_claim_clear_delay_years")
+        self.step = ctx.value("cap.step")
+        self.base = ctx.value("cap.base")
+        self.ceiling = self._ceiling(ctx, "rise")
+        self.fall_ceiling = self._ceiling(ctx, "fall")
+        self.first = profile.first_year
+        # Years before the benefit year as paid or not; from the benefit year on, paid.
+        self.unpaid = frozenset(
+            y for y in range(self.first, profile.benefit_year) if not profile.covered(y)
+        )
 
-def _cap_steps(
-    ctx: _Context, year: int, extra_zero_claims: range = range(0)
-) -> tuple[int, int, int, bool]:
-    """Continuity, zero-claim and penalty steps of `year`'s cap, and whether credit was cleared."""
-    profile = ctx.profile
-    after = ctx.value("cap.continuity_after_years")
-    kept = ctx.value("cap.continuity_kept_on_break")
-    continuity, run = 0, 0
-    for y in range(profile.first_year, year + 1):
-        if _paid(profile, y):
-            run += 1
-        else:
-            if kept:
-                continuity += max(0, run - after)
-            run = 0
-    continuity += max(0, run - after)
+    def _ceiling(self, ctx: _Context, kind: str) -> int | None:
+        fixed = ctx.value(f"cap.{kind}_ceiling")
+        if fixed is not None:
+            return fixed
+        share = ctx.value(f"cap.{kind}_ceiling_share")
+        return None if share is None or self.base is None else round(self.base * share)
 
-    needs_paid = ctx.value("cap.zero_claim_needs_paid_year")
-    delay = ctx.value("cap.zero_claim_clear_delay_years")
-    uses = [u for u in profile.incentive_used_years if u + delay <= year]
-    cleared_after = max(uses, default=profile.first_year - 1)
-    claimed = {*profile.zero_claim_years, *extra_zero_claims}
-    zero = sum(
-        1
-        for z in claimed
-        if profile.first_year <= z < year
-        and z > cleared_after
-        and _paid(profile, z)
-        and (not needs_paid or _paid(profile, z + 1))
-    )
-    earned_before = any(z <= cleared_after for z in claimed if z >= profile.first_year)
-    penalty = len(
-        [
-            y
-            for y in range(profile.first_year, min(year, profile.benefit_year))
-            if not _paid(profile, y)
-        ]
-    )
-    return continuity, zero, penalty, bool(uses) and earned_before
+    def steps(self, year: int) -> tuple[int, int, int, int, bool]:
+        """Kept continuity steps, the current run of paid years, zero-claim and penalty steps
+        of `year`'s cap, and whether zero-claim credit was cleared."""
+        unpaid, after = self.unpaid, self.after
+        kept = run = 0
+        for y in range(self.first, year + 1):
+            if y in unpaid:
+                if self.kept:
+                    kept += max(0, run - after)
+                run = 0
+            else:
+                run += 1
+        uses = [u for u in self.profile.incentive_used_years if u + self.delay <= year]
+        cleared_after = max(uses, default=self.first - 1)
+        claimed = self.profile.zero_claim_years
+        zero = sum(
+            1
+            for z in claimed
+            if cleared_after < z < year
+            and z >= self.first
+            and z not in unpaid
+            and (not self.needs_paid or z + 1 not in unpaid)
+        )
+        earned_before = bool(uses) and any(self.first <= z <= cleared_after for z in claimed)
+        return kept, run, zero, len(unpaid), earned_before
 
-
-def _ceiling(ctx: _Context, kind: str, base: int | None) -> int | None:
-    fixed = ctx.value(f"cap.{kind}_ceiling")
-    if fixed is not None:
-        return fixed
-    share = ctx.value(f"cap.{kind}_ceiling_share")
-    return None if share is None or base is None else round(base * share)
-
-
-def _cap(ctx: _Context, year: int, extra_zero_claims: range = range(0)) -> Cap:
-    continuity_steps, zero_steps, penalty_steps, cleared = _cap_steps(ctx, year, extra_zero_claims)
-    step = ctx.value("cap.step")
-    base = ctx.value("cap.base")
-    ceiling, fall_ceiling = _ceiling(ctx, "rise", base), _ceiling(ctx, "fall", base)
-
-    def amount(steps: int) -> int | None:
-        return None if step is None else steps * step
-
-    continuity, zero, penalty = amount(continuity_steps), amount(zero_steps), amount(penalty_steps)
-    rise = fall = net = cap = None
-    if step is not None:
-        rise = continuity + zero if ceiling is None else min(continuity + zero, ceiling)
-        fall = penalty if fall_ceiling is None else min(penalty, fall_ceiling)
+    def amounts(self, continuity: int, zero: int, penalty: int) -> tuple[int | None, ...]:
+        """(rise, fall, net change, cap) in yuan, each bounded; None where the step is unknown."""
+        if self.step is None:
+            return None, None, None, None
+        up, down = (continuity + zero) * self.step, penalty * self.step
+        rise = up if self.ceiling is None else min(up, self.ceiling)
+        fall = down if self.fall_ceiling is None else min(down, self.fall_ceiling)
         net = rise - fall
-        cap = None if base is None else base + net
-    return Cap(
+        return rise, fall, net, None if self.base is None else self.base + net
+
+
+def _cap(rules: _CapRules, year: int) -> tuple[Cap, int, int]:
+    """The cap of the benefit year, with its kept continuity steps and current run."""
+    kept, run, zero, penalty, cleared = rules.steps(year)
+    continuity = kept + max(0, run - rules.after)
+    rise, fall, net, cap = rules.amounts(continuity, zero, penalty)
+    step = rules.step
+    result = Cap(
         step=step,
-        continuity_steps=continuity_steps,
-        zero_claim_steps=zero_steps,
-        penalty_steps=penalty_steps,
-        continuity=continuity,
-        zero_claim=zero,
-        penalty=penalty,
+        continuity_steps=continuity,
+        zero_claim_steps=zero,
+        penalty_steps=penalty,
+        continuity=None if step is None else continuity * step,
+        zero_claim=None if step is None else zero * step,
+        penalty=None if step is None else penalty * step,
         rise=rise,
         fall=fall,
         net_change=net,
-        ceiling=ceiling,
-        fall_ceiling=fall_ceiling,
-        base=base,
+        ceiling=rules.ceiling,
+        fall_ceiling=rules.fall_ceiling,
+        base=rules.base,
         cap=cap,
         zero_claim_cleared=cleared,
     )
+    return result, kept, run
+
+
+def _projection(rules: _CapRules, cap: Cap, kept: int, run: int, year: int) -> list[CapYear]:
+    """The cap in the years ahead if the person keeps paying, without and with zero claims.
+
+    Paying on, the run of paid years grows by one a year, break years stay as they are, and
+    only the "no claims" line earns a zero-claim step for each year after the benefit year.
+    """
+    years = []
+    for ahead in range(1, PROJECTION_YEARS + 1):
+        continuity = kept + max(0, run + ahead - rules.after)
+        paying = rules.amounts(continuity, cap.zero_claim_steps, cap.penalty_steps)
+        no_claims = rules.amounts(continuity, cap.zero_claim_steps + ahead, cap.penalty_steps)
+        years.append(
+            CapYear(
+                year=year + ahead,
+                net_change=paying[2],
+                cap=paying[3],
+                net_change_if_no_claims=no_claims[2],
+                cap_if_no_claims=no_claims[3],
+            )
+        )
+    return years
 
 
 def _explain_cap(ctx: _Context, cap: Cap) -> None:
@@ -572,15 +624,21 @@ def _newborn(ctx: _Context) -> NewbornFunding | None:
 
 
 def side_rule_refs(policy: Policy, day: dt.date) -> list[SideRuleRef]:
-    """The region's side rules with the values of their parameters on `day`."""
-    return [
-        SideRuleRef(
-            id=rule_id,
-            cite=f"{policy.id} {rule.clause}",
-            values={name: policy.get(name, day) for name in rule.parameters},
-        )
-        for rule_id, rule in policy.side_rules.items()
-    ]
+    """The region's side rules with the values of their parameters on `day` (cached)."""
+    _, days = _BY_POLICY.setdefault(id(policy), (policy, {}))
+    key = ("side_rules", day)
+    refs = days.get(key)  # type: ignore[call-overload]
+    if refs is None:
+        values = values_on(policy, day)
+        refs = days[key] = [  # type: ignore[index]
+            SideRuleRef(
+                id=rule_id,
+                cite=f"{policy.id} {rule.clause}",
+                values={name: values.get(name) for name in rule.parameters},
+            )
+            for rule_id, rule in policy.side_rules.items()
+        ]
+    return list(refs)
 
 
 def assess(profile: Profile, policies: Mapping[str, Policy] | None = None) -> Assessment:
@@ -604,21 +662,10 @@ def assess(profile: Profile, policies: Mapping[str, Policy] | None = None) -> As
     waiting, anchor, _ = _waiting(ctx)
     newborn = _newborn(ctx)
     repair = _repair(ctx, waiting, anchor)
-    cap = _cap(ctx, profile.benefit_year)
+    cap_rules = _CapRules(ctx)
+    cap, kept, run = _cap(cap_rules, profile.benefit_year)
     _explain_cap(ctx, cap)
-    projection = []
-    for year in range(profile.benefit_year + 1, profile.benefit_year + PROJECTION_YEARS + 1):
-        paying = _cap(ctx, year)
-        no_claims = _cap(ctx, year, range(profile.benefit_year, year))
-        projection.append(
-            CapYear(
-                year=year,
-                net_change=paying.net_change,
-                cap=paying.cap,
-                net_change_if_no_claims=no_claims.net_change,
-                cap_if_no_claims=no_claims.cap,
-            )
-        )
+    projection = _projection(cap_rules, cap, kept, run, profile.benefit_year)
     ctx.step(
         "cap.projection",
         policy.cite("cap.continuity_after_years"),
