@@ -11,6 +11,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from bot import handlers
 from bot.campaign import setup_campaign
 from bot.middlewares import LocaleMiddleware
+from bot.retry import install_retry, register_error_handlers
 from bot.settings import Settings
 from bot.storage import SQLiteStorage
 from rules import load_policies
@@ -43,9 +44,10 @@ def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
     dispatcher.update.outer_middleware(LocaleMiddleware(settings.default_locale))
     dispatcher.include_routers(*handlers.routers())
     setup_campaign(dispatcher, settings, storage)
+    register_error_handlers(dispatcher)
     return dispatcher
 
 
 def create_bot(token: str, session: BaseSession | None = None) -> Bot:
-    """A Bot on `session` (aiohttp by default)."""
-    return Bot(token, session=session)
+    """A Bot on `session` (aiohttp by default) that retries Bot API faults with backoff."""
+    return install_retry(Bot(token, session=session))
