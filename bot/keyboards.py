@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import available
 from bot.render import render_macro
@@ -70,17 +69,29 @@ def question(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def _nav(locale: str, id_: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_button(locale, id_), callback_data=Nav(a=id_).pack())
+
+
+def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
+    # Built as plain rows: aiogram's keyboard builder deep-copies every button on export.
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
 def summary(rows: list[str], locale: str) -> InlineKeyboardMarkup:
     """One edit button per answer, then the result."""
-    kb = InlineKeyboardBuilder()
-    for q in rows:
-        kb.button(
-            text="✎ " + render_macro("questions.j2", "label", locale, q), callback_data=Edit(q=q)
+    buttons = [
+        InlineKeyboardButton(
+            text="✎ " + render_macro("questions.j2", "label", locale, q),
+            callback_data=Edit(q=q).pack(),
         )
-    kb.button(text=_button(locale, "show_result"), callback_data=Nav(a="result"))
-    kb.button(text=_button(locale, "back"), callback_data=Nav(a="back"))
-    kb.adjust(2)
-    return kb.as_markup()
+        for q in rows
+    ]
+    show = InlineKeyboardButton(
+        text=_button(locale, "show_result"), callback_data=Nav(a="result").pack()
+    )
+    buttons += [show, _nav(locale, "back")]
+    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, 2))
 
 
 def result(
@@ -110,21 +121,20 @@ def result(
 
 def after_detail(locale: str) -> InlineKeyboardMarkup:
     """Buttons under the reasons or the aid answer."""
-    kb = InlineKeyboardBuilder()
-    for id_ in ("result", "restart"):
-        kb.button(text=_button(locale, id_), callback_data=Nav(a=id_))
-    kb.adjust(1)
-    return kb.as_markup()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_nav(locale, "result")], [_nav(locale, "restart")]]
+    )
 
 
 def languages(preselected: str | None = None) -> InlineKeyboardMarkup:
     """One button per language, in its own script; the client's own first and ticked."""
-    ordered = sorted(available(), key=lambda locale: locale != preselected)
-    kb = InlineKeyboardBuilder()
-    for locale in ordered:
+    buttons = []
+    for locale in sorted(available(), key=lambda locale: locale != preselected):
         label = render_macro("names.j2", "language", "en", locale)
-        kb.button(
-            text=f"✓ {label}" if locale == preselected else label, callback_data=Lang(v=locale)
+        buttons.append(
+            InlineKeyboardButton(
+                text=f"✓ {label}" if locale == preselected else label,
+                callback_data=Lang(v=locale).pack(),
+            )
         )
-    kb.adjust(3)
-    return kb.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, 3))
