@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, MaybeInaccessibleMessage, Message
 from pydantic import ValidationError
 
 from bot import keyboards
@@ -33,7 +34,7 @@ from bot.survey import (
     to_profile,
     validate_answers,
 )
-from rules import PolicySet, assess
+from rules import Assessment, PolicySet, assess
 from rules.aid import AidProfile, assess_aid
 
 log = logging.getLogger("yibao.survey")
@@ -82,17 +83,43 @@ def _initial_pending(question: Question, answers: Answers) -> list[str]:
 
 
 async def ask(
-    message: Message, state: FSMContext, ctx: Context, locale: str, question: Question
+    message: Message,
+    state: FSMContext,
+    ctx: Context,
+    locale: str,
+    question: Question,
+    pending: list[str] | None = None,
 ) -> None:
-    """Send `question` and remember it as the current one."""
+    """Send `question` and remember it as the current one; `pending` keeps marked years."""
     data = await state.get_data()
     answers: Answers = data.get("answers", {})
-    pending = _initial_pending(question, answers) if question.kind == "years" else None
+    if question.kind != "years":
+        pending = None
+    elif pending is None:
+        pending = _initial_pending(question, answers)
     history: list[str] = data.get("history", [])
-    await state.update_data(q=question.id, pending=pending)
     text = render_macro("questions.j2", "prompt", locale, question.id, answers)
     markup = keyboards.question(question, answers, ctx, locale, back=bool(history), pending=pending)
-    await message.answer(text, reply_markup=markup)
+    sent = await message.answer(text, reply_markup=markup)
+    # `screen`: the message whose Back and Done are current (their data names no question).
+    await state.update_data(q=question.id, pending=pending, screen=sent.message_id)
+
+
+def _shows_current(message: MaybeInaccessibleMessage | None, data: dict[str, Any]) -> bool:
+    """Whether a Back or Done press comes from the current question (or summary), not an old one.
+
+    Their data names no question, so the message tells: the one last asked, any copy with the
+    current question's options, or at the summary any message with its edit buttons.
+    """
+    if message is None:
+        return False
+    if data.get("q") and message.message_id == data.get("screen"):
+        return True
+    markup = message.reply_markup if isinstance(message, Message) else None
+    rows = markup.inline_keyboard if markup else []
+    pressed = [button.callback_data or "" for row in rows for button in row]
+    prefix = Pick(q=data["q"], v="").pack() if data.get("q") else Edit(q="").pack()
+    return any(d.startswith(prefix) for d in pressed)
 
 
 async def advance(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
@@ -144,14 +171,22 @@ async def reask(
 ) -> None:
     """Say what was wrong and ask the current question again; nothing else changes."""
     await message.answer(render_macro("questions.j2", "invalid", locale, reason, values))
+    await show_again(message, state, ctx, locale)
+
+
+async def show_again(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
+    """Show the current question or screen again, as it was."""
     data = await state.get_data()
     current = BY_ID.get(data.get("q") or "")
     if current is not None:
-        await ask(message, state, ctx, locale, current)
+        # Bad input leaves the years marked so far as they were.
+        await ask(message, state, ctx, locale, current, data.get("pending"))
     elif data.get("mode") == "summary":
         await show_summary(message, state, ctx, locale)
     elif data.get("answers") and data.get("mode") == "result":
         await show_result(message, state, ctx, locale)
+    elif data.get("answers") and data.get("mode") == "aid_result":
+        await show_aid(message, state, ctx, locale)  # not "Send /start": that would erase all
     else:
         await message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
 
@@ -216,16 +251,23 @@ async def show_result(
         await campaign.record_answer(
             ctx.today, assessment.region, locale, outcome_kinds(assessment)
         )
-    unpaid = [y for y in range(2025, assessment.benefit_year) if y not in paid_years(answers)]
     markup = keyboards.result(
         locale,
-        whatif_repair=assessment.repair.useful_years > assessment.repair.requested_years,
-        whatif_paid=bool(unpaid) and not assessment.waiting.exempt,
+        **what_ifs(assessment, answers),
         aid=assessment.region == "xizang",
         volunteer=bool(await state.get_value("volunteer")),
         extra=reminder_buttons(assessment, ctx.today, locale, ctx.policies),
     )
     await message.answer(render("result.j2", locale, a=assessment), reply_markup=markup)
+
+
+def what_ifs(assessment: Assessment, answers: Answers) -> dict[str, bool]:
+    """Which what-if buttons the answer offers (and so which presses are not forged)."""
+    unpaid = [y for y in range(2025, assessment.benefit_year) if y not in paid_years(answers)]
+    return {
+        "whatif_repair": assessment.repair.useful_years > assessment.repair.requested_years,
+        "whatif_paid": bool(unpaid) and not assessment.waiting.exempt,
+    }
 
 
 async def show_why(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
@@ -284,10 +326,17 @@ def create_router() -> Router:
                 else sorted([*pending, value])
             )
             await state.update_data(pending=pending)
+            if not isinstance(query.message, Message):  # an old message, sent without content
+                await ask(query.message, state, ctx, locale, question, pending)
+                return
             markup = keyboards.question(
                 question, answers, ctx, locale, back=bool(data.get("history")), pending=pending
             )
-            await query.message.edit_reply_markup(reply_markup=markup)
+            try:
+                await query.message.edit_reply_markup(reply_markup=markup)
+            except TelegramBadRequest as error:
+                if "message is not modified" not in error.message:
+                    raise  # else an older copy of the question already shows these marks
             return
         if question.id == "payment" and value == "today":
             try:
@@ -316,7 +365,9 @@ def create_router() -> Router:
         if not answers and action not in ("restart",):
             await reask(query.message, state, ctx, locale, "stale_button")
             return
-        if action == "restart":
+        if action in ("back", "done") and not _shows_current(query.message, data):
+            await reask(query.message, state, ctx, locale, "stale_button")  # an older question's
+        elif action == "restart":
             await start_survey(query.message, state, ctx, locale)
         elif action == "done" and data.get("q") and BY_ID[data["q"]].kind == "years":
             await store(
@@ -343,6 +394,10 @@ def create_router() -> Router:
             await show_result(query.message, state, ctx, locale, counted)
         elif action == "why" and mode == "result":
             await show_why(query.message, state, ctx, locale)
+        elif action in ("whatif_repair", "whatif_paid") and not (
+            mode == "result" and what_ifs(evaluate(answers, ctx), answers)[action]
+        ):
+            await reask(query.message, state, ctx, locale, "stale_button")  # not offered
         elif action == "whatif_repair" and mode == "result":
             answers["repair_years"] = int(answers.get("repair_years", 0)) + 1
             await state.update_data(answers=answers)
@@ -421,6 +476,14 @@ def create_router() -> Router:
             await reask(message, state, ctx, locale, error.reason, **error.values)
             return
         await store(message, state, ctx, locale, question, value)
+
+    @router.message(F.text.startswith("/"))
+    async def on_unknown_command(
+        message: Message, state: FSMContext, policies: PolicySet, locale: str
+    ) -> None:
+        # Not "I can only read text": it was text, a command this bot does not have.
+        await message.answer(render_macro("campaign.j2", "text", locale, "unknown_command"))
+        await show_again(message, state, context(policies), locale)
 
     @router.message()
     async def on_other(
