@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import available
 from bot.render import render_macro
-from bot.survey import Answers, Context, Question
+from bot.survey import BY_ID, Answers, Context, Question
 
 
 class Pick(CallbackData, prefix="p"):
@@ -49,23 +51,29 @@ def question(
     pending: list[str] | None = None,
 ) -> InlineKeyboardMarkup:
     """The buttons of a question: its options (or year toggles), then Done and Back."""
-    options = q.options(answers, ctx)
-    if q.kind == "years":
-        chosen = set(pending or [])
+    chosen = tuple(sorted(pending or ())) if q.kind == "years" else ()
+    return _question(q.id, q.options(answers, ctx), locale, back, chosen)
+
+
+@lru_cache(maxsize=1024)
+def _question(
+    qid: str, options: tuple[str, ...], locale: str, back: bool, chosen: tuple[str, ...]
+) -> InlineKeyboardMarkup:
+    # The same question offers the same buttons to everyone: built once per combination.
+    years = BY_ID[qid].kind == "years"
+    if years:
         labels = [f"{'☑' if year in chosen else '☐'} {year}" for year in options]
     else:
-        labels = [render_macro("questions.j2", "option", locale, q.id, v) for v in options]
+        labels = [render_macro("questions.j2", "option", locale, qid, v) for v in options]
     buttons = [
-        InlineKeyboardButton(text=label, callback_data=Pick(q=q.id, v=v).pack())
+        InlineKeyboardButton(text=label, callback_data=Pick(q=qid, v=v).pack())
         for label, v in zip(labels, options, strict=True)
     ]
-    per_row = 3 if q.kind == "years" or q.id in ("benefit_year", "repair_years") else 1
+    per_row = 3 if years or qid in ("benefit_year", "repair_years") else 1
     rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
-    for shown, id_ in ((q.kind == "years", "done"), (back, "back")):
+    for shown, id_ in ((years, "done"), (back, "back")):
         if shown:
-            rows.append(
-                [InlineKeyboardButton(text=_button(locale, id_), callback_data=Nav(a=id_).pack())]
-            )
+            rows.append([_nav(locale, id_)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -31,6 +31,7 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
         autoescape=False,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.install_gettext_translations(translations(locale), newstyle=True)
     babel_locale = _babel_locale(locale)

@@ -7,6 +7,7 @@ already settle. Wording lives in templates/questions.j2, keyed by question and o
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -306,8 +307,18 @@ def to_profile(answers: Answers, ctx: Context) -> Profile:
 
 
 def evaluate(answers: Answers, ctx: Context) -> Assessment:
-    """Assess the answers."""
-    return assess(to_profile(answers, ctx), ctx.policies)
+    """Assess the answers (one assessment serves a question's relevance, options and keyboard)."""
+    key = (json.dumps(answers, sort_keys=True, default=str), ctx.today, ctx.policies.version)
+    found = _ASSESSED.get(key)
+    if found is None:
+        if len(_ASSESSED) >= 512:
+            _ASSESSED.pop(next(iter(_ASSESSED)))
+        found = _ASSESSED[key] = assess(to_profile(answers, ctx), ctx.policies)
+    return found
+
+
+# Recent assessments by their answers: the same answers are assessed several times per step.
+_ASSESSED: dict[tuple[str, dt.date, str], Assessment] = {}
 
 
 def parse_deep_link(payload: str | None, locales: tuple[str, ...]) -> tuple[str, str | None] | None:
