@@ -14,6 +14,7 @@ from bot.middlewares import LocaleMiddleware
 from bot.retry import install_retry, register_error_handlers
 from bot.settings import Settings
 from bot.storage import SQLiteStorage
+from bot.throttle import ThrottlingMiddleware
 from rules import load_policies
 
 SQLITE_FILE = "yibao.sqlite3"
@@ -42,6 +43,9 @@ def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
         policies=load_policies(settings.policy_overrides),
     )
     dispatcher.update.outer_middleware(LocaleMiddleware(settings.default_locale))
+    dispatcher.update.outer_middleware(
+        ThrottlingMiddleware(settings.throttle_rate, settings.throttle_burst)
+    )
     dispatcher.include_routers(*handlers.routers())
     setup_campaign(dispatcher, settings, storage)
     register_error_handlers(dispatcher)

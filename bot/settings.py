@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.i18n import LOCALES
 
 IdList = Annotated[list[int], NoDecode]
+NetworkList = Annotated[list[IPv4Network | IPv6Network], NoDecode]
 
 
 class SettingsError(RuntimeError):
@@ -34,6 +37,11 @@ class Settings(BaseSettings):
     volunteer_ids: IdList = []
     policy_overrides: Path | None = None
     default_locale: str = "en"
+    # Unset: the bot talks to api.telegram.org; set it for a local Bot API server (or a fake).
+    telegram_api_base: str | None = None
+    webhook_allowed_ips: NetworkList = []
+    throttle_rate: float = Field(3.0, gt=0)
+    throttle_burst: int = Field(10, ge=1)
 
     @field_validator("admin_ids", "volunteer_ids", mode="before")
     @classmethod
@@ -41,6 +49,29 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("webhook_allowed_ips", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        """Comma-separated IPs and CIDR networks; empty means every peer is allowed."""
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for part in filter(None, (p.strip() for p in value.replace(";", ",").split(","))):
+            try:
+                # Not strict: 10.1.2.3/8 means 10.0.0.0/8, as a deployer writing it means.
+                networks.append(ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+        return networks
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An http(s) root URL, without the trailing slash."""
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value.strip()):
+            raise ValueError("must be a URL starting with http:// or https://")
+        return value.strip().rstrip("/") if value else value
 
     @field_validator("default_locale")
     @classmethod

@@ -69,3 +69,13 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _people_in_tests_answer_faster_than_people(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripted surveys send hundreds of updates a second: lift the flood limit for them.
+
+    Tests of the limit itself pass their own THROTTLE_* settings.
+    """
+    monkeypatch.setenv("THROTTLE_BURST", "100000")
+    monkeypatch.setenv("THROTTLE_RATE", "100000")

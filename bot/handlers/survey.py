@@ -100,9 +100,12 @@ async def ask(
     history: list[str] = data.get("history", [])
     text = render_macro("questions.j2", "prompt", locale, question.id, answers)
     markup = keyboards.question(question, answers, ctx, locale, back=bool(history), pending=pending)
+    # The current question is kept before sending: if the send fails or the process dies, the
+    # redelivered update still finds the person at a question instead of nowhere.
+    await state.update_data(q=question.id, pending=pending)
     sent = await message.answer(text, reply_markup=markup)
     # `screen`: the message whose Back and Done are current (their data names no question).
-    await state.update_data(q=question.id, pending=pending, screen=sent.message_id)
+    await state.update_data(screen=sent.message_id)
 
 
 def _shows_current(message: MaybeInaccessibleMessage | None, data: dict[str, Any]) -> bool:

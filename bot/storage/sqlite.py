@@ -99,7 +99,11 @@ class SQLiteStorage(BaseStorage):
     async def forget_user(self, user_id: int) -> int:
         """Delete every row of the user (any chat, any destiny) and return how many went."""
         with self._db() as conn:
-            return conn.execute("DELETE FROM fsm WHERE user_id = ?", (user_id,)).rowcount
+            conn.execute("PRAGMA secure_delete = ON")  # zero the freed pages, not just unlink
+            count = conn.execute("DELETE FROM fsm WHERE user_id = ?", (user_id,)).rowcount
+        # The write-ahead log still holds the old pages until it is checkpointed and truncated.
+        self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
 
     async def count_rows(self) -> int:
         """Return how many rows are stored."""

@@ -6,6 +6,8 @@ import asyncio
 import logging
 
 from aiogram import Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from bot.app import create_bot, create_dispatcher, create_storage
@@ -39,7 +41,9 @@ async def run_polling(settings: Settings) -> None:
     storage = create_storage(settings)
     dispatcher = create_dispatcher(settings, storage)
     drain_on_shutdown(dispatcher)
-    bot = create_bot(token)
+    api = settings.telegram_api_base
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api)) if api else None
+    bot = create_bot(token, session)
     try:
         try:
             # Telegram refuses getUpdates while a webhook is set.

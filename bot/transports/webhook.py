@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from contextlib import suppress
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings, SettingsError
@@ -18,6 +24,7 @@ from bot.settings import Settings, SettingsError
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 30.0
+HEALTHZ = "/healthz"
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -25,17 +32,45 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+def peer_allowed(remote: str | None, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    """Whether the direct peer's address lies in one of `networks`."""
+    try:
+        address = ip_address((remote or "").partition("%")[0])
+    except ValueError:
+        return False  # a Unix socket or something unparsable: not an allowed IP
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d
+    return any(address in network for network in networks)
+
+
+def allow_list(networks: Sequence[IPv4Network | IPv6Network]) -> Middleware:
+    """403 for peers outside `networks`, except on the liveness probe."""
+
+    @web.middleware
+    async def only_allowed_peers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse the request unless its direct peer is allowed."""
+        # request.remote is the TCP peer: behind a reverse proxy that is the proxy, so list
+        # the proxy's address; X-Forwarded-For is not trusted because anyone can send it.
+        if request.path != HEALTHZ and not peer_allowed(request.remote, networks):
+            logger.warning("refused a request from %s: not in WEBHOOK_ALLOWED_IPS", request.remote)
+            raise web.HTTPForbidden()
+        return await handler(request)
+
+    return only_allowed_peers
+
+
 def create_webhook_app(settings: Settings, dispatcher: Dispatcher, bot: Bot) -> web.Application:
     """The webhook at WEBHOOK_PATH (401 without the secret header) and GET /healthz."""
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     if secret is None:
         logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
-    app = web.Application()
+    middlewares = [allow_list(settings.webhook_allowed_ips)] if settings.webhook_allowed_ips else []
+    app = web.Application(middlewares=middlewares)
     handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
     # Not handler.register(): it closes the bot session in on_shutdown, which aiohttp runs
     # before waiting for requests in flight, so their replies would fail.
     app.router.add_post(settings.webhook_path, handler.handle)
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get(HEALTHZ, _healthz)
     workflow = {"app": app, "dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
 
     async def on_startup(app: web.Application) -> None:
@@ -63,12 +98,24 @@ def create_webhook_app(settings: Settings, dispatcher: Dispatcher, bot: Bot) -> 
     return app
 
 
+def _bot(settings: Settings) -> Bot:
+    """The Bot, talking to TELEGRAM_API_BASE when it is set, else to api.telegram.org."""
+    token = settings.require_token()
+    try:
+        if settings.telegram_api_base:
+            api = TelegramAPIServer.from_base(settings.telegram_api_base)
+            return create_bot(token, AiohttpSession(api=api))
+        return create_bot(token)
+    except TokenValidationError:
+        # The message names the setting but never repeats its value.
+        raise SettingsError("BOT_TOKEN: not a bot token (they look like 123456:ABC-DEF)") from None
+
+
 async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve on WEBHOOK_HOST:WEBHOOK_PORT until SIGINT/SIGTERM (or `stop` is set)."""
-    token = settings.require_token()
+    bot = _bot(settings)
     storage = create_storage(settings)
     dispatcher = create_dispatcher(settings, storage)
-    bot = create_bot(token)
     app = create_webhook_app(settings, dispatcher, bot)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     stop = stop or asyncio.Event()

@@ -1,0 +1,194 @@
+"""Webhook latency under a fixed offered rate, on loopback: one worker (SQLite), two (Redis).
+
+Run by hand: `python benchmarks/bench_webhook.py [--rates 50,100,200,300] [--seconds 5]`.
+Starts real `yibao webhook` processes pointed at the in-repo fake Bot API, and an open-loop
+load generator: updates are sent on schedule whether or not earlier ones have finished. The
+handler replies before the webhook answers (handle_in_background=False), so the time from POST
+to the HTTP response bounds the time from POST to the fake Bot API receiving the reply.
+Each update is a step of a survey (a poster deep link, then a typed year), so every one reads
+and writes the conversation state, renders a template and sends one message.
+Prints p50, p99 and max per rate, and the highest rate held with p99 under 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from fakes.bot_api import FakeBotAPI  # noqa: E402
+
+SECRET = "bench-secret"
+YIBAO = Path(sys.executable).with_name("yibao")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_healthy(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with client.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"worker on port {port} did not start")
+
+
+def start_worker(
+    port: int, fake: FakeBotAPI, data_dir: Path, redis_url: str | None
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "BOT_TOKEN": "42:BENCH",
+        "TELEGRAM_API_BASE": fake.base_url,
+        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_PORT": str(port),
+        "DATA_DIR": str(data_dir),
+        "THROTTLE_RATE": "1000",
+        "THROTTLE_BURST": "1000",
+    }
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.Popen(
+        [str(YIBAO), "webhook"],
+        env=env,
+        cwd=data_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def update(update_id: int, user: int, text: str) -> dict:
+    message = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "text": text,
+        "chat": {"id": user, "type": "private"},
+        "from": {"id": user, "is_bot": False, "first_name": "C", "language_code": "en"},
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": 6}]
+    return {"update_id": update_id, "message": message}
+
+
+async def offer(urls: list[str], rate: int, seconds: float, first_user: int) -> list[float]:
+    """Send rate x seconds updates on schedule; return each one's latency in seconds."""
+    count = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as client:
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            user = first_user + i // 2
+            text = "/start xizang-en" if i % 2 == 0 else "2027"
+            start = time.perf_counter()
+            async with client.post(
+                urls[i % len(urls)],
+                json=update(first_user + i, user, text),
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            ) as r:
+                await r.read()
+                if r.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - start)
+
+        # The two steps of one user go out back to back, in order; users interleave.
+        tasks = []
+        begin = time.perf_counter()
+        for i in range(0, count, 2):
+            await asyncio.sleep(max(0.0, begin + i / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(_pair(one, i)))
+        await asyncio.gather(*tasks)
+    if errors:
+        print(f"  {errors} updates failed")
+    return latencies
+
+
+async def _pair(one, i: int) -> None:
+    await one(i)
+    await one(i + 1)
+
+
+def describe(rate: int, latencies: list[float]) -> tuple[float, str]:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+    return p99, (
+        f"  offered {rate:>4}/s: {len(ordered)} updates, p50 {p50:6.1f} ms, "
+        f"p99 {p99:6.1f} ms, max {ordered[-1] * 1000:6.1f} ms"
+    )
+
+
+async def scenario(
+    name: str, workers: int, redis_url: str | None, rates: list[int], seconds: float
+) -> None:
+    print(name)
+    async with FakeBotAPI() as fake:
+        with tempfile.TemporaryDirectory() as tmp:
+            ports = [free_port() for _ in range(workers)]
+            processes = [start_worker(p, fake, Path(tmp), redis_url) for p in ports]
+            try:
+                for port in ports:
+                    await wait_healthy(port)
+                urls = [f"http://127.0.0.1:{p}/webhook" for p in ports]
+                await offer(urls, 20, 2, 1)  # warm up
+                held = 0
+                for n, rate in enumerate(rates):
+                    latencies = await offer(urls, rate, seconds, 1_000_000 * (n + 2))
+                    p99, line = describe(rate, latencies)
+                    print(line)
+                    if p99 < 100:
+                        held = max(held, rate)
+                print(f"  highest offered rate with p99 < 100 ms: {held or 'none'}/s")
+            finally:
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.wait(timeout=30)
+
+
+async def main(rates: list[int], seconds: float) -> None:
+    await scenario("one worker, SQLite", 1, None, rates, seconds)
+    if not shutil.which("redis-server"):
+        print("two workers, Redis: skipped (no redis-server on PATH)")
+        return
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        await scenario("two workers, Redis", 2, f"redis://127.0.0.1:{port}/0", rates, seconds)
+    finally:
+        server.terminate()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", default="50,100,200,300")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds))
