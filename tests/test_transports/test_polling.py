@@ -62,7 +62,7 @@ async def test_stop_waits_for_updates_in_flight(
 async def test_rejected_token_is_a_settings_error(
     clean_env: Path, fake: FakeBotAPI, bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(polling, "create_bot", lambda token: bot)
+    monkeypatch.setattr(polling, "create_bot", lambda token, session=None: bot)
     fake.fail_next("deleteWebhook", status=401)
     with pytest.raises(SettingsError, match=r"^BOT_TOKEN"):
         await polling.run_polling(load_settings(bot_token="42:TEST"))
