@@ -26,7 +26,7 @@ def create_storage(settings: Settings, *, memory: bool = False) -> BaseStorage:
         return MemoryStorage()
     if settings.redis_url:
         return RedisStorage.from_url(
-            settings.redis_url, key_builder=DefaultKeyBuilder(with_destiny=True)
+            settings.redis_url.get_secret_value(), key_builder=DefaultKeyBuilder(with_destiny=True)
         )
     return SQLiteStorage(settings.data_dir / SQLITE_FILE)
 

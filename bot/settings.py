@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     webhook_path: str = Field("/webhook", pattern=r"^/\S*$")
     webhook_secret: SecretStr | None = Field(None, min_length=1, max_length=256)
     webhook_url: str | None = None
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None  # may carry a password: never printed
     data_dir: Path = Path("data")
     admin_ids: IdList = []
     volunteer_ids: IdList = []

@@ -417,9 +417,15 @@ WEBHOOK_SECRET = "hook-sekrit_value"
 
 
 def test_settings_never_print_secrets() -> None:
-    settings = Settings(_env_file=None, bot_token=TOKEN, webhook_secret=WEBHOOK_SECRET)
+    password = "redis-pass-4711"
+    settings = Settings(
+        _env_file=None,
+        bot_token=TOKEN,
+        webhook_secret=WEBHOOK_SECRET,
+        redis_url=f"redis://:{password}@127.0.0.1:6379/0",
+    )
     shown = [repr(settings), str(settings), f"{settings}", settings.model_dump_json()]
-    assert not [s for s in shown if TOKEN in s or WEBHOOK_SECRET in s]
+    assert not [s for s in shown if TOKEN in s or WEBHOOK_SECRET in s or password in s]
 
 
 @pytest.mark.parametrize("bad", ["has spaces sekrit", "sekrit!value", "s" * 300])
