@@ -20,7 +20,7 @@ from pathlib import Path
 from aiogram import Bot
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_pipeline import SCRIPT, LocalSession, message, press
+from bench_pipeline import LocalSession, run_surveys
 
 from bot.app import create_dispatcher
 from bot.settings import Settings
@@ -31,17 +31,8 @@ USERS = 50
 
 async def survey(settings: Settings, storage, users: int) -> None:
     session = LocalSession()
-    bot = Bot("1:BENCH", session=session)
     dispatcher = create_dispatcher(settings, storage)
-    for user in range(1, users + 1):
-        for kind, value in SCRIPT:
-            if kind == "say":
-                update = message(user, value)
-            else:
-                message_id, markup = session.keyboards[user]
-                buttons = [b for row in markup.inline_keyboard for b in row]
-                update = press(user, buttons[value].callback_data, message_id)
-            await dispatcher.feed_update(bot, update)
+    await run_surveys(dispatcher, Bot("1:BENCH", session=session), session, users, 1)
     await dispatcher.storage.close()
 
 

@@ -11,27 +11,17 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rules import REGIONS, Assessment, PolicySet, Profile, assess
-from rules.models import FIRST_YEAR, Region
+from rules.models import FIRST_YEAR, GROUPS, Coverage, Region
 
 Answers = dict[str, Any]
 Kind = Literal["choice", "years", "payment", "date", "number"]
-GROUP_OPTIONS = (
-    "none",
-    "newborn",
-    "infant",
-    "medical_aid",
-    "job_change",
-    "veteran",
-    "released",
-    "student",
-    "hardship",
-)
-INSURANCE_OPTIONS = ("resident", "employee", "none")
+GROUP_OPTIONS = ("none", *GROUPS)
+INSURANCE_OPTIONS: tuple[str, ...] = get_args(Coverage)
 AID_CLASSES = {
     "extreme_poverty": 1,
     "orphan_disabled": 2,
