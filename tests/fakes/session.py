@@ -11,6 +11,9 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
+from bot.app import create_dispatcher, create_storage
+from bot.settings import Settings
+
 
 class RecordingSession(BaseSession):
     """Answers every Bot API call locally and keeps the messages sent."""
@@ -140,3 +143,17 @@ class Person:
             for row in (self.last.reply_markup.inline_keyboard if self.last.reply_markup else [])
             for b in row
         ]
+
+
+def make_person(
+    settings: Settings | None = None,
+    *,
+    memory: bool = True,
+    user_id: int = 77,
+    language: str = "en",
+) -> Person:
+    """A person talking to a fresh app as create_dispatcher builds it, on a recording session."""
+    settings = settings or Settings(_env_file=None)
+    session = RecordingSession()
+    dispatcher = create_dispatcher(settings, create_storage(settings, memory=memory))
+    return Person(dispatcher, Bot("1:TEST", session=session), session, user_id, language)

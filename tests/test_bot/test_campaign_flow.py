@@ -5,20 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from aiogram import Bot
-from fakes.session import Person, RecordingSession
+from fakes.session import Person, make_person
 
-from bot.app import create_dispatcher, create_storage
 from bot.settings import Settings
 
 ADMIN = 42
 
 
-def make_person(tmp_path: Path, user_id: int) -> Person:
+def sqlite_person(tmp_path: Path, user_id: int) -> Person:
     settings = Settings(_env_file=None, admin_ids=[ADMIN], data_dir=tmp_path)
-    session = RecordingSession()
-    dispatcher = create_dispatcher(settings, create_storage(settings))  # SQLite, like `run`
-    return Person(dispatcher, Bot("1:TEST", session=session), session, user_id)
+    return make_person(settings, memory=False, user_id=user_id)  # SQLite, like `run`
 
 
 async def tianjin_two_breaks(person: Person) -> str:
@@ -34,7 +30,7 @@ async def tianjin_two_breaks(person: Person) -> str:
 
 
 async def test_an_answer_is_counted_once_and_admins_see_the_figures(tmp_path: Path) -> None:
-    person = make_person(tmp_path, ADMIN)
+    person = sqlite_person(tmp_path, ADMIN)
     await tianjin_two_breaks(person)
     await person.press("Why?")
     await person.press("Back to my result")  # shown again: not a new answer
@@ -44,13 +40,13 @@ async def test_an_answer_is_counted_once_and_admins_see_the_figures(tmp_path: Pa
     assert rows["answers"] == 1 and rows["wait_4"] == 1 and rows["cap_down"] == 1
     stats = await person.say("/stats")
     assert "Answers: 1" in stats.text
-    other = make_person(tmp_path / "other", 7)
+    other = sqlite_person(tmp_path / "other", 7)
     refused = await other.say("/stats")
     assert "Answers" not in refused.text
 
 
 async def test_a_reminder_is_kept_until_forget(tmp_path: Path) -> None:
-    person = make_person(tmp_path, 501)
+    person = sqlite_person(tmp_path, 501)
     result = await tianjin_two_breaks(person)
     assert "Remind me when my waiting period ends" in person.buttons()
     confirmation = await person.press("Remind me when my waiting period ends")

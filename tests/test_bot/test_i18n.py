@@ -9,15 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiogram import Bot
 from babel.messages.pofile import read_po
-from fakes.session import Person, RecordingSession
+from fakes.session import make_person
 
 from bot import render as render_module
-from bot.app import create_dispatcher, create_storage
 from bot.i18n import LOCALES, LOCALES_DIR, map_language, translations
 from bot.render import render, render_macro
-from bot.settings import Settings
 from bot.survey import AID_CLASSES, AID_QUESTIONS, QUESTIONS, Context
 from rules import Profile, assess, load_policies
 from rules.aid import AidProfile, assess_aid
@@ -274,14 +271,7 @@ def test_language_codes_map_to_our_locales(code: str | None, locale: str) -> Non
 
 
 async def test_a_tibetan_speaker_switches_to_chinese_mid_survey_and_keeps_the_answers() -> None:
-    settings = Settings(_env_file=None)
-    session = RecordingSession()
-    person = Person(
-        create_dispatcher(settings, create_storage(settings, memory=True)),
-        Bot("1:TEST", session=session),
-        session,
-        language="bo",
-    )
+    person = make_person(language="bo")
     await person.say("/start")
     assert person.buttons()[0] == "✓ བོད་ཡིག", "the client's language comes first, ticked"
     region_question = await person.press("བོད་ཡིག")
@@ -328,14 +318,7 @@ def test_a_fresh_clone_without_compiled_catalogues_still_speaks_tibetan(
 
 
 async def test_show_in_chinese_too_gives_the_answer_in_both_languages() -> None:
-    settings = Settings(_env_file=None)
-    session = RecordingSession()
-    person = Person(
-        create_dispatcher(settings, create_storage(settings, memory=True)),
-        Bot("1:TEST", session=session),
-        session,
-        language="en",
-    )
+    person = make_person(language="en")
     await person.start("English")
     await person.press("Xizang")
     await person.say("2027")

@@ -5,22 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from aiogram import Bot
 from aiogram.types import Location
-from fakes.session import Person, RecordingSession
-
-from bot.app import create_dispatcher, create_storage
-from bot.settings import Settings
+from fakes.session import Person, make_person
 
 THIS_YEAR = dt.date.today().year
 
 
 @pytest.fixture
 def person() -> Person:
-    settings = Settings(_env_file=None)
-    storage = create_storage(settings, memory=True)
-    session = RecordingSession()
-    return Person(create_dispatcher(settings, storage), Bot("1:TEST", session=session), session)
+    return make_person()
 
 
 async def answer_xizang_two_breaks(person: Person, *, repair: str | None = "None") -> None:

@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiogram import Bot
-from fakes.session import Person, RecordingSession
+from fakes.session import Person, make_person
 
-from bot.app import create_dispatcher, create_storage
 from bot.cards import card_text, explain_text
 from bot.checkcode import InvalidCode, decode, encode
 from bot.render import render_macro
@@ -23,15 +21,13 @@ VOLUNTEER = 77
 CODE = re.compile(r"([0-9A-Z]{6}(?:-[0-9A-Z]{1,6})+)")
 
 
-def make_person(user_id: int = VOLUNTEER, language: str = "en") -> Person:
+def volunteer_app(user_id: int = VOLUNTEER, language: str = "en") -> Person:
     settings = Settings(_env_file=None, volunteer_ids=[VOLUNTEER])
-    session = RecordingSession()
-    dispatcher = create_dispatcher(settings, create_storage(settings, memory=True))
-    return Person(dispatcher, Bot("1:TEST", session=session), session, user_id, language)
+    return make_person(settings, user_id=user_id, language=language)
 
 
 async def test_a_poster_link_opens_the_survey_in_its_region_and_language() -> None:
-    person = make_person(user_id=5, language="en")
+    person = volunteer_app(user_id=5, language="en")
     first = await person.say("/start xizang-bo")
     assert first.text == render_macro("questions.j2", "prompt", "bo", "benefit_year", {})
     await person.say("2027")
@@ -39,13 +35,13 @@ async def test_a_poster_link_opens_the_survey_in_its_region_and_language() -> No
 
 
 async def test_an_unknown_link_payload_starts_normally() -> None:
-    person = make_person(user_id=6)
+    person = volunteer_app(user_id=6)
     await person.say("/start mars-xx")
     assert "Choose" in person.last.text or "choose" in person.last.text
 
 
 async def test_volunteer_mode_is_refused_to_others() -> None:
-    person = make_person(user_id=8)
+    person = volunteer_app(user_id=8)
     reply = await person.say("/volunteer")
     assert reply.text == render_macro("messages.j2", "text", "en", "volunteers_only")
 
@@ -62,7 +58,7 @@ async def answer_one(person: Person, insurance: str) -> str:
 
 
 async def test_a_volunteer_serves_ten_people_with_one_tap_between_them() -> None:
-    person = make_person()
+    person = volunteer_app()
     await person.start()
     await person.say("/volunteer")
     await person.press("Tianjin")
@@ -81,7 +77,7 @@ async def test_a_volunteer_serves_ten_people_with_one_tap_between_them() -> None
 
 
 async def test_a_card_holds_a_code_that_reproduces_the_answer() -> None:
-    person = make_person()
+    person = volunteer_app()
     await person.start()
     await person.press("Xizang")
     result = await answer_one(person, "None")

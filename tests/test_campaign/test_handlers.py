@@ -46,9 +46,7 @@ class App:
 async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[App]:
     settings = Settings(_env_file=None, admin_ids=[ADMIN], data_dir=tmp_path)
     storage = create_storage(settings, memory=request.param == "memory")
-    dispatcher = create_dispatcher(settings, storage)
-    if "campaign" not in dispatcher.workflow_data:
-        setup_campaign(dispatcher, settings, storage)
+    dispatcher = create_dispatcher(settings, storage)  # sets up the campaign tools too
     session = RecordingSession()
     yield App(dispatcher, Bot("1:TEST", session=session), session, dispatcher["campaign"])
     await dispatcher["campaign"].close()
