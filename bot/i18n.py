@@ -66,8 +66,12 @@ def translations(locale: str) -> gettext.NullTranslations:
     return Translations(buffer, domain=DOMAIN)
 
 
+@cache
 def available() -> tuple[str, ...]:
-    """The locales that can be used now: English and every locale with a catalogue."""
+    """The locales this process can use: English and every locale with a catalogue.
+
+    Read once: every update asks, and catalogues do not come and go while the bot runs.
+    """
     return tuple(
         locale
         for locale in LOCALES

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, MaybeInaccessibleMessage, Message
@@ -297,6 +297,15 @@ async def show_aid(message: Message, state: FSMContext, ctx: Context, locale: st
     )
 
 
+# Filters are coroutines: aiogram runs a plain function (or a magic F filter) in a thread.
+async def _plain_text(message: Message) -> bool:
+    return bool(message.text) and not message.text.startswith("/")
+
+
+async def _command_text(message: Message) -> bool:
+    return bool(message.text) and message.text.startswith("/")
+
+
 def create_router() -> Router:
     router = Router(name="survey")
 
@@ -463,7 +472,7 @@ def create_router() -> Router:
         await query.answer()
         await reask(query.message, state, context(policies), locale, "stale_button")
 
-    @router.message(F.text & ~F.text.startswith("/"))
+    @router.message(_plain_text)
     async def on_text(
         message: Message, state: FSMContext, policies: PolicySet, locale: str
     ) -> None:
@@ -480,7 +489,7 @@ def create_router() -> Router:
             return
         await store(message, state, ctx, locale, question, value)
 
-    @router.message(F.text.startswith("/"))
+    @router.message(_command_text)
     async def on_unknown_command(
         message: Message, state: FSMContext, policies: PolicySet, locale: str
     ) -> None:

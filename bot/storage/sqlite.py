@@ -63,9 +63,10 @@ class SQLiteStorage(BaseStorage):
                 f"ON CONFLICT (key) DO UPDATE SET {column} = excluded.{column}",
                 (db_key, key.user_id, key.chat_id, value),
             )
-            conn.execute(
-                "DELETE FROM fsm WHERE key = ? AND state IS NULL AND data IS NULL", (db_key,)
-            )
+            if value is None:
+                conn.execute(
+                    "DELETE FROM fsm WHERE key = ? AND state IS NULL AND data IS NULL", (db_key,)
+                )
 
     def _read(self, key: StorageKey, column: str) -> str | None:
         """Return one column of the key's row, or None when there is no row."""

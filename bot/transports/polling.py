@@ -6,12 +6,12 @@ import asyncio
 import logging
 
 from aiogram import Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings, SettingsError
+from bot.transports.session import ApiSession, settle_memory
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ async def run_polling(settings: Settings) -> None:
     dispatcher = create_dispatcher(settings, storage)
     drain_on_shutdown(dispatcher)
     api = settings.telegram_api_base
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api)) if api else None
+    session = ApiSession(api=TelegramAPIServer.from_base(api)) if api else ApiSession()
     bot = create_bot(token, session)
     try:
         try:
@@ -50,6 +50,7 @@ async def run_polling(settings: Settings) -> None:
             await bot.delete_webhook()
         except TelegramUnauthorizedError:
             raise SettingsError("BOT_TOKEN: Telegram rejected the token") from None
+        settle_memory()
         await dispatcher.start_polling(bot)
     finally:
         await storage.close()

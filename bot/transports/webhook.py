@@ -10,7 +10,6 @@ from contextlib import suppress
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError
@@ -20,6 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings, SettingsError
+from bot.transports.session import ApiSession, settle_memory
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ def _bot(settings: Settings) -> Bot:
     try:
         if settings.telegram_api_base:
             api = TelegramAPIServer.from_base(settings.telegram_api_base)
-            return create_bot(token, AiohttpSession(api=api))
-        return create_bot(token)
+            return create_bot(token, ApiSession(api=api))
+        return create_bot(token, ApiSession())
     except TokenValidationError:
         # The message names the setting but never repeats its value.
         raise SettingsError("BOT_TOKEN: not a bot token (they look like 123456:ABC-DEF)") from None
@@ -135,6 +135,7 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
             ) from None
         # The path is left out: some deployments make it a secret.
         logger.info("webhook listening on %s:%d", settings.webhook_host, settings.webhook_port)
+        settle_memory()
         await stop.wait()
     finally:
         # Stops accepting, waits for requests in flight, then runs on_cleanup.

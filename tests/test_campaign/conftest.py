@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import redis
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -18,6 +17,7 @@ from fakes.bot_api import FakeBotAPI
 from bot.app import SQLITE_FILE
 from bot.campaign import CampaignStore, create_campaign_store
 from bot.storage import SQLiteStorage
+from bot.transports.session import ApiSession
 
 
 class Backend:
@@ -88,7 +88,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture
 async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
     """A real aiogram Bot talking HTTP to the fake server."""
-    bot = Bot("42:TEST", session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    bot = Bot("42:TEST", session=ApiSession(api=TelegramAPIServer.from_base(fake.base_url)))
     try:
         yield bot
     finally:

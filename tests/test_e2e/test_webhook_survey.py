@@ -8,7 +8,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp.test_utils import TestServer
 from fakes.bot_api import FakeBotAPI
@@ -16,6 +15,7 @@ from fakes.citizen import HttpCitizen
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings
+from bot.transports.session import ApiSession
 from bot.transports.webhook import create_webhook_app
 
 SECRET = "s3cret-token_1"
@@ -37,7 +37,7 @@ async def client() -> AsyncIterator[aiohttp.ClientSession]:
 async def webhook(fake: FakeBotAPI, **settings: object) -> AsyncIterator[str]:
     """One webhook process's application on a loopback port; yields its URL."""
     config = Settings(_env_file=None, webhook_secret=SECRET, **settings)
-    bot = create_bot("42:TEST", AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    bot = create_bot("42:TEST", ApiSession(api=TelegramAPIServer.from_base(fake.base_url)))
     app = create_webhook_app(config, create_dispatcher(config, create_storage(config)), bot)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -13,7 +13,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -31,6 +30,7 @@ from fakes.citizen import HttpCitizen
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.retry import RetryMiddleware, install_retry
 from bot.settings import Settings
+from bot.transports.session import ApiSession
 from bot.transports.webhook import create_webhook_app
 
 SECRET = "s3cret-token_1"
@@ -114,9 +114,9 @@ def faulty(calls: list[Call]) -> int:
     return sum(call.outcome != "ok" for call in calls)
 
 
-def session(fake: FakeBotAPI) -> AiohttpSession:
+def session(fake: FakeBotAPI) -> ApiSession:
     """An aiohttp session on the fake Bot API with a short request timeout."""
-    return AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url), timeout=TIMEOUT)
+    return ApiSession(api=TelegramAPIServer.from_base(fake.base_url), timeout=TIMEOUT)
 
 
 @asynccontextmanager

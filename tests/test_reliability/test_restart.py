@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 import redis.asyncio
 from aiogram import Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import StorageKey
 from aiohttp.test_utils import TestServer
@@ -29,6 +28,7 @@ from fakes.citizen import HttpCitizen
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings
+from bot.transports.session import ApiSession
 from bot.transports.webhook import create_webhook_app
 
 TOKEN = "42:TEST"
@@ -289,7 +289,7 @@ async def test_sigterm_lets_the_reply_in_flight_finish_and_exits_0(tmp_path: Pat
 async def serve(fake: FakeBotAPI, **settings: Any) -> AsyncIterator[tuple[str, Dispatcher]]:
     """The webhook app in this process on a loopback port; yields its URL and dispatcher."""
     config = Settings(_env_file=None, webhook_secret=SECRET, **settings)
-    bot = create_bot(TOKEN, AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    bot = create_bot(TOKEN, ApiSession(api=TelegramAPIServer.from_base(fake.base_url)))
     dispatcher = create_dispatcher(config, create_storage(config))
     server = TestServer(create_webhook_app(config, dispatcher, bot), host="127.0.0.1")
     await server.start_server()

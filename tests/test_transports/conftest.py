@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from fakes.bot_api import FakeBotAPI
 
 from bot.app import create_bot
 from bot.settings import Settings
+from bot.transports.session import ApiSession
 
 SETTINGS_ENV = [name.upper() for name in Settings.model_fields]
 
@@ -38,7 +38,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture
 async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
     """A bot whose requests go to the fake."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))
+    session = ApiSession(api=TelegramAPIServer.from_base(fake.base_url))
     bot = create_bot("42:TEST", session=session)
     yield bot
     await bot.session.close()

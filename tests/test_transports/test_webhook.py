@@ -131,7 +131,7 @@ async def test_run_webhook_serves_until_stopped(clean_env: Path) -> None:
 async def test_rejected_token_stops_start_up(
     clean_env: Path, fake: FakeBotAPI, bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(webhook, "create_bot", lambda token: bot)
+    monkeypatch.setattr(webhook, "create_bot", lambda token, session=None: bot)
     fake.fail_next("setWebhook", status=401)
     settings = load_settings(
         bot_token="42:TEST", webhook_port=_free_port(), webhook_url="https://bot.example.org/hook"
