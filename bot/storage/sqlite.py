@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
+
+ROWS_KEPT = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fsm (
@@ -38,6 +41,10 @@ class SQLiteStorage(BaseStorage):
         self.path = Path(path)
         self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
         self._conn: sqlite3.Connection | None = None
+        # The rows this process read or wrote last, as (state, data JSON): an update reads its
+        # row about eight times and writes it three to five times, mostly unchanged. One process
+        # owns the file (several workers share Redis instead), so the copy cannot go stale.
+        self._rows: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
 
     # Every statement is a single-row lookup or write on an indexed table, which takes
     # microseconds, so it runs on the event loop: a thread hop would cost more than the query.
@@ -54,28 +61,47 @@ class SQLiteStorage(BaseStorage):
             self._conn = conn
         return self._conn
 
+    def _row(self, db_key: str) -> tuple[str | None, str | None]:
+        """(state, data) of a key, from the copy kept or else from the file."""
+        row = self._rows.get(db_key)
+        if row is None:
+            found = (
+                self._db()
+                .execute("SELECT state, data FROM fsm WHERE key = ?", (db_key,))
+                .fetchone()
+            )
+            row = (None, None) if found is None else (found[0], found[1])
+            self._keep(db_key, row)
+        return row
+
+    def _keep(self, db_key: str, row: tuple[str | None, str | None]) -> None:
+        self._rows[db_key] = row
+        self._rows.move_to_end(db_key)
+        if len(self._rows) > ROWS_KEPT:
+            self._rows.popitem(last=False)
+
     def _write(self, key: StorageKey, column: str, value: str | None) -> None:
         """Set one column of the key's row, dropping the row once state and data are empty."""
         db_key = self.key_builder.build(key)
+        state, data = self._row(db_key)
+        row = (value, data) if column == "state" else (state, value)
+        if row == (state, data):
+            return  # already so in the file
         with self._db() as conn:  # commits on exit, so a restart sees the write
-            conn.execute(
-                f"INSERT INTO fsm (key, user_id, chat_id, {column}) VALUES (?, ?, ?, ?) "
-                f"ON CONFLICT (key) DO UPDATE SET {column} = excluded.{column}",
-                (db_key, key.user_id, key.chat_id, value),
-            )
-            if value is None:
+            if row == (None, None):
+                conn.execute("DELETE FROM fsm WHERE key = ?", (db_key,))
+            else:
                 conn.execute(
-                    "DELETE FROM fsm WHERE key = ? AND state IS NULL AND data IS NULL", (db_key,)
+                    f"INSERT INTO fsm (key, user_id, chat_id, {column}) VALUES (?, ?, ?, ?) "
+                    f"ON CONFLICT (key) DO UPDATE SET {column} = excluded.{column}",
+                    (db_key, key.user_id, key.chat_id, value),
                 )
+        self._keep(db_key, row)
 
     def _read(self, key: StorageKey, column: str) -> str | None:
         """Return one column of the key's row, or None when there is no row."""
-        row = (
-            self._db()
-            .execute(f"SELECT {column} FROM fsm WHERE key = ?", (self.key_builder.build(key),))
-            .fetchone()
-        )
-        return None if row is None else row[0]
+        state, data = self._row(self.key_builder.build(key))
+        return state if column == "state" else data
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         """Set (or with None, clear) the state for the key."""
@@ -104,6 +130,7 @@ class SQLiteStorage(BaseStorage):
             count = conn.execute("DELETE FROM fsm WHERE user_id = ?", (user_id,)).rowcount
         # The write-ahead log still holds the old pages until it is checkpointed and truncated.
         self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._rows.clear()
         return count
 
     async def count_rows(self) -> int:
@@ -115,3 +142,4 @@ class SQLiteStorage(BaseStorage):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._rows.clear()

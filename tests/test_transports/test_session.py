@@ -30,10 +30,10 @@ async def test_shared_and_new_keyboards_arrive_as_built(fake: FakeBotAPI, bot: B
     await bot.send_message(1, "one", reply_markup=shared)
     await bot.send_message(2, "two", reply_markup=shared)
     await bot.send_message(1, "three", reply_markup=keyboard("Back"))
-    await bot.send_message(1, "four")
+    await bot.send_message(1, "བོད་ལྗོངས། 西藏 «four»")
     await bot.send_message(1, "five", reply_markup=ReplyKeyboardRemove())
     sent = [c.params for c in fake.calls]
-    assert [p["text"] for p in sent] == ["one", "two", "three", "four", "five"]
+    assert [p["text"] for p in sent] == ["one", "two", "three", "བོད་ལྗོངས། 西藏 «four»", "five"]
     assert buttons(sent[0]) == buttons(sent[1]) == ["2026", "2027"]
     assert str(sent[1]["chat_id"]) == "2"
     assert buttons(sent[2]) == ["Back"]
