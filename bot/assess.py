@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from bot.render import render_macro
 from rules import Assessment, PolicySet, Profile, assess
@@ -49,9 +50,14 @@ def _steps_json(
         out.update(rule=step.rule, cite=step.cite, text=text, **rest)
 
 
+@cache
+def _assessment_json() -> TypeAdapter[Assessment]:
+    return TypeAdapter(Assessment)
+
+
 def to_json(assessment: Assessment, locale: str) -> dict[str, Any]:
     """The assessment as the contract's JSON object, each step with its text."""
-    data = assessment.model_dump(mode="json")
+    data = _assessment_json().dump_python(assessment, mode="json")
     _steps_json(assessment.steps, data["steps"], locale)
     return data
 

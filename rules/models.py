@@ -1,8 +1,14 @@
-"""The facts about one person, and the explained assessment of them."""
+"""The facts about one person, and the explained assessment of them.
+
+The profile is a pydantic model: it is input, and is validated. The results are plain slotted
+dataclasses: the engine builds some twenty of them per answer, and validating its own output cost
+more than computing it. `yibao assess` serialises them through a pydantic TypeAdapter.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -81,20 +87,20 @@ class Profile(BaseModel):
         return self.coverage.get(year, "none") != "none"
 
 
-class Step(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Step:
     """One explained step: which rule, where the text says so, and the values it used."""
-
-    model_config = ConfigDict(frozen=True)
 
     rule: str
     cite: str
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = field(default_factory=dict)
     interpretation: bool = False
     since: dt.date | None = None  # the parameter value used is in force from this day
     checked: dt.date | None = None  # last checked against its source
 
 
-class Waiting(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Waiting:
     """The benefit waiting period (待遇等待期)."""
 
     break_years: int
@@ -111,7 +117,8 @@ class Waiting(BaseModel):
     no_cover_this_year: bool
 
 
-class RepairOption(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class RepairOption:
     """The result of repairing (缴费修复) a number of break years."""
 
     years: int
@@ -121,7 +128,8 @@ class RepairOption(BaseModel):
     cost: int | None
 
 
-class Repair(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Repair:
     """What paying for missed years would change."""
 
     useful_years: int
@@ -132,7 +140,8 @@ class Repair(BaseModel):
     options: list[RepairOption]
 
 
-class Cap(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Cap:
     """The critical-illness insurance cap (大病保险最高支付限额) for the benefit year."""
 
     step: int | None
@@ -152,7 +161,8 @@ class Cap(BaseModel):
     zero_claim_cleared: bool
 
 
-class CapYear(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class CapYear:
     """The cap in a later year if the person keeps paying."""
 
     year: int
@@ -162,14 +172,16 @@ class CapYear(BaseModel):
     cap_if_no_claims: int | None
 
 
-class Outpatient(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Outpatient:
     """Tianjin's outpatient (门急诊) cap rise after 4 continuous years."""
 
     continuous_years: int
     rise: int
 
 
-class NewbornFunding(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class NewbornFunding:
     """Xizang: which premiums the aid fund pays for a newborn, and the cover it gives."""
 
     funded_years: list[int]
@@ -177,15 +189,17 @@ class NewbornFunding(BaseModel):
     covered_until: dt.date
 
 
-class SideRuleRef(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class SideRuleRef:
     """A regional side rule available on request, with its parameters."""
 
     id: str
     cite: str
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = field(default_factory=dict)
 
 
-class Assessment(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class Assessment:
     """Everything the rules core says about one profile, with its reasons in order."""
 
     region: Region
