@@ -36,35 +36,66 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-# Parameter values and side rules by policy and day: the same for every answer, so read once.
-# The policy itself is kept in the entry so that its id cannot be reused by another object.
-_BY_POLICY: dict[int, tuple[Policy, dict[dt.date, dict[str, Any]]]] = {}
+class _Day:
+    """A policy on one day: everything about it that does not depend on the person.
+
+    Parameter values, their citations, the waiting and cap constants and the side rules are the
+    same for every answer in a benefit year, so they are read once and kept.
+    """
+
+    def __init__(self, policy: Policy, day: dt.date) -> None:
+        self.policy = policy
+        self.day = day
+        self.values = values = {name: policy.get(name, day) for name in policy.parameters}
+        self.refs: dict[str, tuple[str, bool, dt.date | None, dt.date | None]] = {}
+        self.cites: dict[str, str] = {}
+        self.side_rules: list[SideRuleRef] | None = None
+        self.fixed = values.get("waiting.fixed_months")
+        self.free = values.get("waiting.free_break_years")
+        self.per_break = values.get("waiting.variable_per_break_year")
+        self.per_repair = values.get("waiting.repair_months_per_year")
+        self.floor_breaks = values.get("waiting.floor_break_years")
+        self.floor = values.get("waiting.floor_months")
+
+    def ref(self, parameter: str) -> tuple[str, bool, dt.date | None, dt.date | None]:
+        """(cite, interpretation, since, checked) of a parameter's value on this day."""
+        found = self.refs.get(parameter)
+        if found is None:
+            policy = self.policy
+            spec = policy.parameters.get(parameter)
+            value = spec.at(self.day) if spec else None
+            found = self.refs[parameter] = (
+                policy.cite(parameter),
+                bool(spec and spec.interpretation),
+                value.since if value else None,
+                (value and value.checked) or (spec and spec.checked) or policy.checked,
+            )
+        return found
+
+    def cite(self, rule: str) -> str:
+        found = self.cites.get(rule)
+        if found is None:
+            found = self.cites[rule] = self.policy.cite(rule)
+        return found
+
+
+# One _Day per policy and day. The policy is kept in the entry so that its id cannot be reused.
+_BY_POLICY: dict[int, tuple[Policy, dict[dt.date, _Day]]] = {}
+
+
+def _day(policy: Policy, day: dt.date) -> _Day:
+    entry = _BY_POLICY.get(id(policy))
+    if entry is None or entry[0] is not policy:
+        entry = _BY_POLICY[id(policy)] = (policy, {})
+    found = entry[1].get(day)
+    if found is None:
+        found = entry[1][day] = _Day(policy, day)
+    return found
 
 
 def values_on(policy: Policy, day: dt.date) -> dict[str, Any]:
     """Every parameter's value on `day`, cached per policy object."""
-    _, days = _BY_POLICY.setdefault(id(policy), (policy, {}))
-    values = days.get(day)
-    if values is None:
-        values = days[day] = {name: policy.get(name, day) for name in policy.parameters}
-    return values
-
-
-def _reference(policy: Policy, parameter: str, day: dt.date) -> tuple[Any, ...]:
-    """(cite, interpretation, since, checked) of a parameter's value on `day`, cached."""
-    _, days = _BY_POLICY.setdefault(id(policy), (policy, {}))
-    key = (parameter, day)
-    found = days.get(key)  # type: ignore[call-overload]
-    if found is None:
-        spec = policy.parameters.get(parameter)
-        value = spec.at(day) if spec else None
-        found = days[key] = (  # type: ignore[index]
-            policy.cite(parameter),
-            bool(spec and spec.interpretation),
-            value.since if value else None,
-            (value and value.checked) or (spec and spec.checked) or policy.checked,
-        )
-    return found
+    return _day(policy, day).values
 
 
 class _Context:
@@ -75,7 +106,8 @@ class _Context:
         self.profile = profile
         self.day = dt.date(profile.benefit_year, 1, 1)
         self.steps: list[Step] = []
-        self._values = values_on(policy, self.day)
+        self.on = _day(policy, self.day)
+        self._values = self.on.values
 
     def value(self, name: str, day: dt.date | None = None) -> Any:
         values = self._values if day is None or day == self.day else values_on(self.policy, day)
@@ -92,29 +124,15 @@ class _Context:
         **params: Any,
     ) -> None:
         self.steps.append(
-            Step(
-                rule=rule,
-                cite=cite or self.policy.cite(rule),
-                params=params,
-                interpretation=interpretation,
-                since=since,
-                checked=checked,
-            )
+            Step(rule, cite or self.on.cite(rule), params, interpretation, since, checked)
         )
 
     def cited(
         self, rule: str, parameter: str, *, interpretation: bool = False, **params: Any
     ) -> None:
         """A step whose clause, and interpretation flag, come from one parameter."""
-        cite, reading, since, checked = _reference(self.policy, parameter, self.day)
-        self.step(
-            rule,
-            cite,
-            interpretation=interpretation or reading,
-            since=since,
-            checked=checked,
-            **params,
-        )
+        cite, reading, since, checked = self.on.ref(parameter)
+        self.steps.append(Step(rule, cite, params, interpretation or reading, since, checked))
 
 
 def break_run(profile: Profile) -> list[int]:
@@ -136,14 +154,13 @@ def _months(ctx: _Context, breaks: int, repaired_years: int, applies: bool) -> t
     """(fixed, variable before repair, total after repair and floor)."""
     if not applies:
         return 0, 0, 0
-    fixed = ctx.value("waiting.fixed_months")
-    variable = max(0, breaks - ctx.value("waiting.free_break_years")) * ctx.value(
-        "waiting.variable_per_break_year"
-    )
-    removed = min(repaired_years * ctx.value("waiting.repair_months_per_year"), variable)
+    on = ctx.on
+    fixed = on.fixed
+    variable = max(0, breaks - on.free) * on.per_break
+    removed = min(repaired_years * on.per_repair, variable)
     total = fixed + variable - removed
-    if breaks >= ctx.value("waiting.floor_break_years"):
-        total = max(total, ctx.value("waiting.floor_months"))
+    if breaks >= on.floor_breaks:
+        total = max(total, on.floor)
     return fixed, variable, total
 
 
@@ -625,20 +642,17 @@ def _newborn(ctx: _Context) -> NewbornFunding | None:
 
 def side_rule_refs(policy: Policy, day: dt.date) -> list[SideRuleRef]:
     """The region's side rules with the values of their parameters on `day` (cached)."""
-    _, days = _BY_POLICY.setdefault(id(policy), (policy, {}))
-    key = ("side_rules", day)
-    refs = days.get(key)  # type: ignore[call-overload]
-    if refs is None:
-        values = values_on(policy, day)
-        refs = days[key] = [  # type: ignore[index]
+    on = _day(policy, day)
+    if on.side_rules is None:
+        on.side_rules = [
             SideRuleRef(
                 id=rule_id,
                 cite=f"{policy.id} {rule.clause}",
-                values={name: values.get(name) for name in rule.parameters},
+                values={name: on.values.get(name) for name in rule.parameters},
             )
             for rule_id, rule in policy.side_rules.items()
         ]
-    return list(refs)
+    return list(on.side_rules)
 
 
 def assess(profile: Profile, policies: Mapping[str, Policy] | None = None) -> Assessment:

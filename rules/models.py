@@ -87,7 +87,7 @@ class Profile(BaseModel):
         return self.coverage.get(year, "none") != "none"
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Step:
     """One explained step: which rule, where the text says so, and the values it used."""
 
