@@ -27,6 +27,7 @@ from rules.policy import Policy, load_policies, period_bounds, rules_version
 # Tianjin's 三(七) states; always reported as an assumption a deployment can replace.
 ASSUMED_PERIOD = "09-01/12-31"
 PROJECTION_YEARS = 5
+_AHEAD = range(1, PROJECTION_YEARS + 1)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -56,6 +57,7 @@ class _Day:
         self.per_repair = values.get("waiting.repair_months_per_year")
         self.floor_breaks = values.get("waiting.floor_break_years")
         self.floor = values.get("waiting.floor_months")
+        self.cap = _CapConstants(values)
 
     def ref(self, parameter: str) -> tuple[str, bool, dt.date | None, dt.date | None]:
         """(cite, interpretation, since, checked) of a parameter's value on this day."""
@@ -405,32 +407,47 @@ def _repair(ctx: _Context, waiting: Waiting, anchor: str) -> Repair:
     )
 
 
+class _CapConstants:
+    """The cap's parameters on one day, with both ceilings worked out in yuan."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.after = values.get("cap.continuity_after_years")
+        self.kept = values.get("cap.continuity_kept_on_break")
+        self.needs_paid = values.get("cap.zero_claim_needs_paid_year")
+        self.delay = values.get("cap.zero_claim_clear_delay_years")
+        self.step = values.get("cap.step")
+        self.base = values.get("cap.base")
+        self.ceiling = self._ceiling(values, "rise")
+        self.fall_ceiling = self._ceiling(values, "fall")
+
+    def _ceiling(self, values: dict[str, Any], kind: str) -> int | None:
+        fixed = values.get(f"cap.{kind}_ceiling")
+        if fixed is not None:
+            return fixed
+        share = values.get(f"cap.{kind}_ceiling_share")
+        return None if share is None or self.base is None else round(self.base * share)
+
+
 class _CapRules:
     """The cap's parameters and the person's paid years, read once per answer."""
 
     def __init__(self, ctx: _Context) -> None:
         profile = ctx.profile
         self.profile = profile
-        self.after = ctx.value("cap.continuity_after_years")
-        self.kept = ctx.value("cap.continuity_kept_on_break")
-        self.needs_paid = ctx.value("cap.zero_claim_needs_paid_year")
-        self.delay = ctx.value("cap.zero_claim_clear_delay_years")
-        self.step = ctx.value("cap.step")
-        self.base = ctx.value("cap.base")
-        self.ceiling = self._ceiling(ctx, "rise")
-        self.fall_ceiling = self._ceiling(ctx, "fall")
+        constants = ctx.on.cap
+        self.after = constants.after
+        self.kept = constants.kept
+        self.needs_paid = constants.needs_paid
+        self.delay = constants.delay
+        self.step = constants.step
+        self.base = constants.base
+        self.ceiling = constants.ceiling
+        self.fall_ceiling = constants.fall_ceiling
         self.first = profile.first_year
         # Years before the benefit year as paid or not; from the benefit year on, paid.
         self.unpaid = frozenset(
             y for y in range(self.first, profile.benefit_year) if not profile.covered(y)
         )
-
-    def _ceiling(self, ctx: _Context, kind: str) -> int | None:
-        fixed = ctx.value(f"cap.{kind}_ceiling")
-        if fixed is not None:
-            return fixed
-        share = ctx.value(f"cap.{kind}_ceiling_share")
-        return None if share is None or self.base is None else round(self.base * share)
 
     def steps(self, year: int) -> tuple[int, int, int, int, bool]:
         """Kept continuity steps, the current run of paid years, zero-claim and penalty steps
@@ -501,18 +518,27 @@ def _projection(rules: _CapRules, cap: Cap, kept: int, run: int, year: int) -> l
     Paying on, the run of paid years grows by one a year, break years stay as they are, and
     only the "no claims" line earns a zero-claim step for each year after the benefit year.
     """
+    step, base, ceiling = rules.step, rules.base, rules.ceiling
+    if step is None:
+        return [CapYear(year + ahead, None, None, None, None) for ahead in _AHEAD]
+    # As rules.amounts(), unrolled: the fall is the same every year ahead.
+    down = cap.penalty_steps * step
+    fall = down if rules.fall_ceiling is None else min(down, rules.fall_ceiling)
     years = []
-    for ahead in range(1, PROJECTION_YEARS + 1):
+    for ahead in _AHEAD:
         continuity = kept + max(0, run + ahead - rules.after)
-        paying = rules.amounts(continuity, cap.zero_claim_steps, cap.penalty_steps)
-        no_claims = rules.amounts(continuity, cap.zero_claim_steps + ahead, cap.penalty_steps)
+        up = (continuity + cap.zero_claim_steps) * step
+        up_no_claims = up + ahead * step
+        if ceiling is not None:
+            up, up_no_claims = min(up, ceiling), min(up_no_claims, ceiling)
+        net, net_no_claims = up - fall, up_no_claims - fall
         years.append(
             CapYear(
-                year=year + ahead,
-                net_change=paying[2],
-                cap=paying[3],
-                net_change_if_no_claims=no_claims[2],
-                cap_if_no_claims=no_claims[3],
+                year + ahead,
+                net,
+                None if base is None else base + net,
+                net_no_claims,
+                None if base is None else base + net_no_claims,
             )
         )
     return years

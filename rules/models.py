@@ -161,7 +161,7 @@ class Cap:
     zero_claim_cleared: bool
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class CapYear:
     """The cap in a later year if the person keeps paying."""
 
