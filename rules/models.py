@@ -3,6 +3,8 @@
 The profile is a pydantic model: it is input, and is validated. The results are plain slotted
 dataclasses: the engine builds some twenty of them per answer, and validating its own output cost
 more than computing it. `yibao assess` serialises them through a pydantic TypeAdapter.
+Results are read-only: the engine shares parts of them (the cap, its projection and their
+steps) between answers.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ class Repair:
     options: list[RepairOption]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, frozen=True)
 class Cap:
     """The critical-illness insurance cap (大病保险最高支付限额) for the benefit year."""
 
@@ -161,7 +163,7 @@ class Cap:
     zero_claim_cleared: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class CapYear:
     """The cap in a later year if the person keeps paying."""
 

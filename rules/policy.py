@@ -333,6 +333,7 @@ def load_policies(overrides: Path | str | None = None) -> PolicySet:
 _PERIOD = re.compile(r"^(\d\d)-(\d\d)/(\d\d)-(\d\d)$")
 
 
+@cache
 def period_bounds(period: str, benefit_year: int) -> tuple[dt.date, dt.date]:
     """The first and last day of the centralized period for `benefit_year`."""
     m1, d1, m2, d2 = (int(x) for x in _PERIOD.match(period).groups())

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules import REGIONS, Profile, assess, load_policies
+from rules.engine import clear_cap_memo
 from rules.models import GROUPS
 
 POLICIES = load_policies()
@@ -99,3 +100,36 @@ def test_no_cover_is_said_exactly_when_the_start_passes_the_year(profile: Profil
     assert waiting.no_cover_this_year == (
         waiting.benefit_start > dt.date(profile.benefit_year, 12, 31)
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    profiles(),
+    st.lists(
+        st.tuples(st.integers(0, 6), st.sampled_from((None, *GROUPS))), min_size=1, max_size=4
+    ),
+    st.data(),
+)
+def test_kept_cap_results_never_change_an_answer(
+    base: Profile, changes: list[tuple[int, str | None]], data: st.DataObject
+) -> None:
+    # The engine keeps cap results by paid years and claims. People who share that history
+    # but differ in payment, group or repair must still get exactly their own answer, and
+    # someone whose claims differ must not be given theirs.
+    batch = [base] + [
+        base.model_copy(update={"repair_years": repair, "group": group, "payment_date": None})
+        for repair, group in changes
+    ]
+    batch.append(base.model_copy(update={"zero_claim_years": [], "incentive_used_years": []}))
+    fresh = []
+    for profile in batch:
+        clear_cap_memo()
+        fresh.append(assess(profile, POLICIES))
+    clear_cap_memo()
+    order = data.draw(st.permutations(range(len(batch))))
+    shared = {i: assess(batch[i], POLICIES) for i in order}
+    again = {i: assess(batch[i], POLICIES) for i in order}
+    for i, expected in enumerate(fresh):
+        assert shared[i] == expected
+        assert again[i] == expected
+        assert again[i].steps is not shared[i].steps  # each answer has its own list
