@@ -89,10 +89,7 @@ def main() -> None:
         f"median {median:,.0f}/s, best {best:,.0f}/s (target 20,000/s: {median / 20000:.2f}x); "
         f"cap histories computed {kept:,} times, reused {len(profiles) - kept:,} times"
     )
-    print(
-        f"  with no cap history kept: median {bare:,.0f}/s "
-        f"(reuse gains {median / bare:.2f}x)"
-    )
+    print(f"  with no cap history kept: median {bare:,.0f}/s (reuse gains {median / bare:.2f}x)")
 
     from bot.assess import run_assess
 

@@ -31,7 +31,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,7 @@ Cell = str | int | None
 
 
 # Chinese ID card numbers (15 or 18 characters) and mainland mobile numbers.
+ANSWERS_KEPT = 8192
 PERSONAL_NUMBER = re.compile(r"\d{15}|\d{17}[\dXx]|\+?(86)?1[3-9]\d{9}")
 
 
@@ -112,6 +113,7 @@ class BatchSummary:
     rows: int
     assessed: int
     errors: int
+    reused: int = field(default=0, compare=False)  # answers taken from an earlier, equal row
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,12 @@ class _Header:
         if missing:
             raise LedgerError(f"header: missing required column(s) {', '.join(missing)}")
         return cls(index, tuple(sorted(years.items())))
+
+    @property
+    def inputs(self) -> tuple[int, ...]:
+        """Where the columns an answer depends on are: all but `id` and unknown columns."""
+        named = (i for name, i in self.index.items() if name != "id")
+        return tuple(sorted({*named, *(i for _, i in self.years)}))
 
     def get(self, row: list[str], name: str) -> str:
         i = self.index.get(name)
@@ -287,7 +295,7 @@ def _table(path: Path, fmt: str) -> Iterator[Callable[[list[Cell]], None]]:
     elif fmt == "csv":
         with path.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
-            yield lambda cells: writer.writerow("" if c is None else c for c in cells)
+            yield writer.writerow  # the csv module writes None as an empty field
     else:
         raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
 
@@ -326,7 +334,7 @@ def run_batch(
         raise LedgerError(f"{target}: the output would overwrite the input")
     today = today or dt.date.today()
     policies = policies if policies is not None else load_policies()
-    rows = assessed = 0
+    rows = assessed = reused = 0
     try:
         with source.open(encoding="utf-8-sig", newline="") as lines:
             records = _records(lines)
@@ -335,6 +343,11 @@ def run_batch(
                 raise LedgerError(f"{source}: empty, expected a header row")
             header = _Header.parse(first)
             with_id = "id" in header.index
+            # Rows with the same inputs get the same answer: neighbours in a village ledger
+            # often share a history, so the last few thousand answers are kept by their inputs.
+            inputs = header.inputs
+            last = max(inputs)
+            answers: dict[tuple[str, ...], list[Cell]] = {}
             with _table(target, fmt) as write, _progress(progress) as bar:
                 write(list(output_columns(with_id)))
                 for number, row in enumerate(records, start=1):
@@ -345,13 +358,25 @@ def run_batch(
                     personal = bool(label) and PERSONAL_NUMBER.fullmatch(str(label[0]).strip())
                     if personal:
                         label = [None]  # an office's label must not carry an ID or phone number
-                    try:
-                        cells = result_cells(assess(parse_row(header, row, today), policies))
+                    key = tuple(row[i] for i in inputs) if len(row) > last else None
+                    cells = answers.get(key) if key else None
+                    reused += cells is not None
+                    if cells is None:
+                        try:
+                            cells = result_cells(
+                                assess(parse_row(header, row, today), policies, explain=False)
+                            )
+                        except RowError as error:
+                            cells = [None] * (len(RESULT_COLUMNS) - 2) + [str(error)]
+                        if key:
+                            if len(answers) >= ANSWERS_KEPT:
+                                answers.clear()
+                            answers[key] = cells
+                    if cells[-1] is None:
                         assessed += 1
                         if personal:
-                            cells[-1] = "id: looks like an ID card or phone number; not copied"
-                    except RowError as error:
-                        cells = [None] * (len(RESULT_COLUMNS) - 2) + [str(error)]
+                            note = "id: looks like an ID card or phone number; not copied"
+                            cells = [*cells[:-1], note]
                     write([*label, number, *cells])
                     bar.update()
     except UnicodeDecodeError:
@@ -360,7 +385,7 @@ def run_batch(
         ) from None
     except OSError as error:
         raise LedgerError(f"{error.filename or target}: {error.strerror or error}") from None
-    return BatchSummary(rows=rows, assessed=assessed, errors=rows - assessed)
+    return BatchSummary(rows=rows, assessed=assessed, errors=rows - assessed, reused=reused)
 
 
 def _date_argument(text: str) -> dt.date:

@@ -105,9 +105,10 @@ def values_on(policy: Policy, day: dt.date) -> dict[str, Any]:
 class _Context:
     """The policy, the day its values are read on, and the steps explained so far."""
 
-    def __init__(self, policy: Policy, profile: Profile) -> None:
+    def __init__(self, policy: Policy, profile: Profile, explain: bool = True) -> None:
         self.policy = policy
         self.profile = profile
+        self.explain = explain
         self.day = dt.date(profile.benefit_year, 1, 1)
         self.steps: list[Step] = []
         self.on = _day(policy, self.day)
@@ -127,6 +128,8 @@ class _Context:
         checked: dt.date | None = None,
         **params: Any,
     ) -> None:
+        if not self.explain:
+            return
         self.steps.append(
             Step(rule, cite or self.on.cite(rule), params, interpretation, since, checked)
         )
@@ -135,6 +138,8 @@ class _Context:
         self, rule: str, parameter: str, *, interpretation: bool = False, **params: Any
     ) -> None:
         """A step whose clause, and interpretation flag, come from one parameter."""
+        if not self.explain:
+            return
         cite, reading, since, checked = self.on.ref(parameter)
         self.steps.append(Step(rule, cite, params, interpretation or reading, since, checked))
 
@@ -705,6 +710,7 @@ def _cap_part(ctx: _Context) -> tuple[Cap, list[CapYear]]:
     memo = ctx.on.cap_memo
     found = memo.get(key)
     if found is None:
+        explain, ctx.explain = ctx.explain, True  # kept results carry their steps
         first_step = len(ctx.steps)
         cap, kept, run = _cap(rules, profile.benefit_year)
         _explain_cap(ctx, cap)
@@ -715,13 +721,18 @@ def _cap_part(ctx: _Context) -> tuple[Cap, list[CapYear]]:
             interpretation=True,
             years=PROJECTION_YEARS,
         )
+        ctx.explain = explain
+        steps = tuple(ctx.steps[first_step:])
+        if not explain:
+            del ctx.steps[first_step:]
         if CAP_MEMO_SIZE:
             if len(memo) >= CAP_MEMO_SIZE:
                 memo.clear()
-            memo[key] = (cap, tuple(projection), tuple(ctx.steps[first_step:]))
+            memo[key] = (cap, tuple(projection), steps)
         return cap, projection
     cap, projection, steps = found
-    ctx.steps.extend(steps)
+    if ctx.explain:
+        ctx.steps.extend(steps)
     return cap, list(projection)
 
 
@@ -737,11 +748,17 @@ def clear_cap_memo() -> None:
             day.cap_memo.clear()
 
 
-def assess(profile: Profile, policies: Mapping[str, Policy] | None = None) -> Assessment:
-    """Assess one profile against its region's policy."""
+def assess(
+    profile: Profile, policies: Mapping[str, Policy] | None = None, *, explain: bool = True
+) -> Assessment:
+    """Assess one profile against its region's policy.
+
+    With explain=False the answer has the same figures and no steps: for ledgers, which show
+    no reasons, and skip the cost of writing them.
+    """
     policies = policies if policies is not None else load_policies()
     policy = policies[profile.region]
-    ctx = _Context(policy, profile)
+    ctx = _Context(policy, profile, explain)
     if policy.draft:
         ctx.step("document.draft", f"{policy.id} {policy.base_clause}", title=policy.title)
     within = ctx.on.within

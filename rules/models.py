@@ -40,13 +40,13 @@ class Profile(BaseModel):
 
     region: Region
     benefit_year: int = Field(ge=FIRST_YEAR, le=2100)
-    coverage: dict[int, Coverage] = {}
+    coverage: dict[int, Coverage] = Field(default_factory=dict)
     payment_date: dt.date | None = None  # None: paid in the centralized period (集中缴费期)
     repair_years: int = Field(0, ge=0, le=50)
     group: Group | None = None
     birth_date: dt.date | None = None
-    zero_claim_years: list[int] = []
-    incentive_used_years: list[int] = []
+    zero_claim_years: list[int] = Field(default_factory=list)
+    incentive_used_years: list[int] = Field(default_factory=list)
     today: dt.date
 
     @field_validator("coverage")

@@ -222,3 +222,36 @@ def test_an_id_that_looks_like_an_id_card_or_phone_number_is_not_copied(tmp_path
     assert rows[0]["id"] == "A-12" and rows[0]["error"] == ""
     for row in rows[1:]:
         assert row["id"] == "" and row["wait_months"] and "not copied" in row["error"]
+
+
+@pytest.mark.parametrize("kept", [8192, 2])
+def test_neighbours_with_the_same_history_get_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    # Answers are reused for rows with the same inputs, also when only a few are kept.
+    monkeypatch.setattr("bot.ledger.ANSWERS_KEPT", kept)
+    lines = [
+        "a,xizang,2027,2025:none;2026:none,,,,",
+        "b,shanxi,2027,2025:none;2026:none,,,,",
+        "c,xizang,2027,2025:none;2026:none,,,,",
+        "d,xizang,2027,2025:none;2026:none,2027-03-15,,,",
+        "e,xizang,2027,2025:maybe,,,,",
+        "f,xizang,2027,2025:none;2026:none,,,1,",
+        "g,xizang,2027,2025:maybe,,,,",
+        "13912345678,xizang,2027,2025:none;2026:none,,,,",
+        "h,xizang,2027,2025:none;2026:none,,,,",
+    ]
+    summary, rows = batch(tmp_path, "\n".join([HEADER, *lines]) + "\n")
+    alone = {}
+    for i, line in enumerate(lines):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        alone[i] = batch(folder, f"{HEADER}\n{line}\n")[1][0]
+    assert summary == BatchSummary(rows=9, assessed=7, errors=2)
+    for i, row in enumerate(rows):
+        expected = {**alone[i], "row": str(i + 1)}
+        assert row == expected
+    assert rows[0]["wait_months"] == rows[2]["wait_months"] == rows[8]["wait_months"] == "4"
+    assert rows[3]["benefit_start"] != rows[0]["benefit_start"]  # paid late: its own answer
+    assert rows[7]["id"] == "" and "not copied" in rows[7]["error"]
+    assert rows[8]["error"] == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hypothesis import given, settings
@@ -133,3 +134,15 @@ def test_kept_cap_results_never_change_an_answer(
         assert shared[i] == expected
         assert again[i] == expected
         assert again[i].steps is not shared[i].steps  # each answer has its own list
+
+
+@settings(max_examples=200, deadline=None)
+@given(profiles())
+def test_a_ledger_answer_has_the_figures_of_the_explained_one(profile: Profile) -> None:
+    clear_cap_memo()
+    quiet = assess(profile, POLICIES, explain=False)  # first, so it fills the kept results
+    explained = assess(profile, POLICIES)
+    clear_cap_memo()
+    assert explained == assess(profile, POLICIES)  # the kept results carry their steps
+    assert quiet.steps == [] and explained.steps
+    assert dataclasses.replace(explained, steps=[]) == quiet
