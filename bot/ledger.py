@@ -32,6 +32,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -345,20 +346,20 @@ def run_batch(
             with_id = "id" in header.index
             # Rows with the same inputs get the same answer: neighbours in a village ledger
             # often share a history, so the last few thousand answers are kept by their inputs.
-            inputs = header.inputs
-            last = max(inputs)
+            last = max(header.inputs)
+            inputs = itemgetter(*header.inputs)  # two or more: a tuple
             answers: dict[tuple[str, ...], list[Cell]] = {}
             with _table(target, fmt) as write, _progress(progress) as bar:
                 write(list(output_columns(with_id)))
                 for number, row in enumerate(records, start=1):
-                    if not any(cell.strip() for cell in row):
+                    if not "".join(row).strip():
                         continue  # blank rows keep their number so `row` matches the sheet
                     rows += 1
                     label: list[Cell] = [header.get(row, "id")] if with_id else []
                     personal = bool(label) and PERSONAL_NUMBER.fullmatch(str(label[0]).strip())
                     if personal:
                         label = [None]  # an office's label must not carry an ID or phone number
-                    key = tuple(row[i] for i in inputs) if len(row) > last else None
+                    key = inputs(row) if len(row) > last else None
                     cells = answers.get(key) if key else None
                     reused += cells is not None
                     if cells is None:

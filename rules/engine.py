@@ -216,8 +216,8 @@ def _exempt(ctx: _Context, breaks: list[int]) -> Waiting | None:
         f"{policy.id} {rule.clause}",
         group=group,
         conditions=list(rule.conditions),
-        benefit_start=start.isoformat(),
-        covered_until=covered_until.isoformat() if covered_until else None,
+        benefit_start=start,
+        covered_until=covered_until,
     )
     return Waiting(
         break_years=len(breaks),
@@ -235,20 +235,86 @@ def _exempt(ctx: _Context, breaks: list[int]) -> Waiting | None:
     )
 
 
+def _explain_waiting(
+    ctx: _Context,
+    breaks: int,
+    outside: bool,
+    applies: bool,
+    months: tuple[int, int, int, int],
+    start: dt.date,
+) -> None:
+    """The steps of the waiting period: its parts, the repair, the floor and the start."""
+    profile, policy = ctx.profile, ctx.policy
+    fixed, variable, total, unrepaired = months
+    effective_repair = min(profile.repair_years, breaks)
+    anchor = "payment_date" if outside else "centralized"
+    no_cover = start > _year_end(profile.benefit_year)
+    if not applies:
+        ctx.step("waiting.none", f"{policy.id} {policy.base_clause}")
+    else:
+        ctx.cited(
+            "waiting.fixed",
+            "waiting.fixed_months",
+            months=fixed,
+            outside_period=outside,
+            break_years=breaks,
+        )
+        ctx.cited(
+            "waiting.variable",
+            "waiting.free_break_years",
+            break_years=breaks,
+            free=ctx.value("waiting.free_break_years"),
+            per_year=ctx.value("waiting.variable_per_break_year"),
+            months=variable,
+        )
+        if profile.repair_years:
+            ctx.cited(
+                "waiting.repair",
+                "waiting.repair_months_per_year",
+                requested=profile.repair_years,
+                counted=effective_repair,
+                months=unrepaired - total,
+            )
+        if breaks >= ctx.value("waiting.floor_break_years"):
+            ctx.cited(
+                "waiting.floor",
+                "waiting.floor_months",
+                break_years=breaks,
+                floor=ctx.value("waiting.floor_months"),
+                binding=total == ctx.value("waiting.floor_months"),
+            )
+    if applies:
+        ctx.cited(
+            "waiting.start",
+            "waiting.anchor" if outside else "waiting.fixed_months",
+            anchor=anchor,
+            months=total,
+            benefit_start=start,
+            payment_date=profile.payment_date,
+        )
+        if no_cover:
+            ctx.cited(
+                "waiting.no_cover_this_year",
+                "waiting.fixed_months",
+                benefit_year=profile.benefit_year,
+                benefit_start=start,
+            )
+        ctx.cited("waiting.break_costs_uncovered", "waiting.fixed_months")
+
+
 def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
     """The waiting period, its anchor, and whether the rule applies at all."""
     profile, policy = ctx.profile, ctx.policy
     breaks = break_run(profile)
-    every = all_break_years(profile)
-    ignored = sorted(y for y in profile.coverage if y < FIRST_YEAR)
-    ctx.step(
-        "breaks.counted",
-        f"{policy.id} {policy.base_clause}",
-        break_years=len(breaks),
-        years=breaks,
-        all_break_years=every,
-        ignored_before_2025=ignored,
-    )
+    if ctx.explain:  # the other lists serve only the explanation
+        ctx.step(
+            "breaks.counted",
+            f"{policy.id} {policy.base_clause}",
+            break_years=len(breaks),
+            years=breaks,
+            all_break_years=all_break_years(profile),
+            ignored_before_2025=sorted(y for y in profile.coverage if y < FIRST_YEAR),
+        )
     if profile.first_year > FIRST_YEAR:
         ctx.step(
             "breaks.from_birth",
@@ -267,15 +333,15 @@ def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
                 "payment.period_assumed",
                 policy.cite("payment_period"),
                 interpretation=True,
-                start=first.isoformat(),
-                end=last.isoformat(),
+                start=first,
+                end=last,
             )
         ctx.cited(
             "payment.outside_period" if outside else "payment.in_period",
             "payment_period",
-            payment_date=profile.payment_date.isoformat(),
-            start=first.isoformat(),
-            end=last.isoformat(),
+            payment_date=profile.payment_date,
+            start=first,
+            end=last,
         )
         if outside and policy.id == "xizang":
             ctx.step("xizang.off_period_enrolment", "xizang 一(三)")
@@ -289,59 +355,12 @@ def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
     effective_repair = min(profile.repair_years, len(breaks))
     fixed, variable, total = _months(ctx, len(breaks), effective_repair, applies)
     unrepaired = _months(ctx, len(breaks), 0, applies)[2]
-    if not applies:
-        ctx.step("waiting.none", f"{policy.id} {policy.base_clause}")
-    else:
-        ctx.cited(
-            "waiting.fixed",
-            "waiting.fixed_months",
-            months=fixed,
-            outside_period=outside,
-            break_years=len(breaks),
-        )
-        ctx.cited(
-            "waiting.variable",
-            "waiting.free_break_years",
-            break_years=len(breaks),
-            free=ctx.value("waiting.free_break_years"),
-            per_year=ctx.value("waiting.variable_per_break_year"),
-            months=variable,
-        )
-        if profile.repair_years:
-            ctx.cited(
-                "waiting.repair",
-                "waiting.repair_months_per_year",
-                requested=profile.repair_years,
-                counted=effective_repair,
-                months=unrepaired - total,
-            )
-        if len(breaks) >= ctx.value("waiting.floor_break_years"):
-            ctx.cited(
-                "waiting.floor",
-                "waiting.floor_months",
-                break_years=len(breaks),
-                floor=ctx.value("waiting.floor_months"),
-                binding=total == ctx.value("waiting.floor_months"),
-            )
     start = _start(ctx, total, anchor)
     no_cover = start > _year_end(profile.benefit_year)
-    if applies:
-        ctx.cited(
-            "waiting.start",
-            "waiting.anchor" if outside else "waiting.fixed_months",
-            anchor=anchor,
-            months=total,
-            benefit_start=start.isoformat(),
-            payment_date=profile.payment_date.isoformat() if profile.payment_date else None,
+    if ctx.explain:
+        _explain_waiting(
+            ctx, len(breaks), outside, applies, (fixed, variable, total, unrepaired), start
         )
-        if no_cover:
-            ctx.cited(
-                "waiting.no_cover_this_year",
-                "waiting.fixed_months",
-                benefit_year=profile.benefit_year,
-                benefit_start=start.isoformat(),
-            )
-        ctx.cited("waiting.break_costs_uncovered", "waiting.fixed_months")
     waiting = Waiting(
         break_years=len(breaks),
         break_year_list=breaks,
@@ -665,10 +684,10 @@ def _newborn(ctx: _Context) -> NewbornFunding | None:
         "xizang.newborn_funding",
         "xizang 一(四)",
         interpretation=assumed,
-        birth_date=born.isoformat(),
-        period_opens=opens.isoformat(),
+        birth_date=born,
+        period_opens=opens,
         funded_years=funded,
-        covered_until=until.isoformat(),
+        covered_until=until,
     )
     return NewbornFunding(funded_years=funded, covered_from=born, covered_until=until)
 
@@ -766,8 +785,8 @@ def assess(
         ctx.step(
             "document.outside_validity",
             f"{policy.id} {policy.base_clause}",
-            valid_from=policy.valid_from.isoformat(),
-            valid_until=policy.valid_until.isoformat() if policy.valid_until else None,
+            valid_from=policy.valid_from,
+            valid_until=policy.valid_until,
             benefit_year=profile.benefit_year,
         )
 

@@ -95,7 +95,7 @@ class Step:
 
     rule: str
     cite: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # dates stay dates; JSON has ISO text
     interpretation: bool = False
     since: dt.date | None = None  # the parameter value used is in force from this day
     checked: dt.date | None = None  # last checked against its source
