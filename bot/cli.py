@@ -32,17 +32,20 @@ def _chat(args: argparse.Namespace) -> int:
     from bot.settings import load_settings
 
     settings = load_settings()
-    from bot.i18n import available, map_language
+    from bot.i18n import client_locale
     from bot.render import render_macro
-    from bot.transports.terminal import client_language_code, run_terminal
+    from bot.transports.screen import client_language_code, first_screen
 
-    locale = map_language(client_language_code(args.lang))
-    hint = render_macro(
-        "messages.j2", "text", locale if locale in available() else "en", "terminal_hint"
-    )
-    print(hint, file=sys.stderr)
+    locale = client_locale(client_language_code(args.lang), settings.default_locale)
+    print(render_macro("messages.j2", "text", locale, "terminal_hint"), file=sys.stderr)
+    # The greeting is drawn now, while aiogram loads (seconds); the person can read and type.
+    shown = first_screen(args.lang, settings.default_locale)
+    if shown:
+        sys.stdout.write(f"\n{shown}\n")
+        sys.stdout.flush()
+    from bot.transports.terminal import run_terminal
 
-    return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang))
+    return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang, shown))
 
 
 def _run(args: argparse.Namespace) -> int:

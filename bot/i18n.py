@@ -40,6 +40,12 @@ def map_language(code: str | None) -> str:
     return _CODES.get(code.split("-")[0], DEFAULT_LOCALE)
 
 
+def client_locale(code: str | None, default: str) -> str:
+    """The locale to answer a client in before it has chosen one: its language if we have it."""
+    locale = map_language(code) if code else default
+    return locale if locale in available() else default
+
+
 def _catalogue(locale: str) -> Path:
     return LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 

@@ -10,6 +10,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import available
 from bot.render import render_macro
 from bot.survey import BY_ID, Answers, Context, Question
+from bot.transports.screen import LANGUAGES_PER_ROW, language_choices
 
 
 class Pick(CallbackData, prefix="p"):
@@ -136,13 +137,8 @@ def after_detail(locale: str) -> InlineKeyboardMarkup:
 
 def languages(preselected: str | None = None) -> InlineKeyboardMarkup:
     """One button per language, in its own script; the client's own first and ticked."""
-    buttons = []
-    for locale in sorted(available(), key=lambda locale: locale != preselected):
-        label = render_macro("names.j2", "language", "en", locale)
-        buttons.append(
-            InlineKeyboardButton(
-                text=f"✓ {label}" if locale == preselected else label,
-                callback_data=Lang(v=locale).pack(),
-            )
-        )
-    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, 3))
+    buttons = [
+        InlineKeyboardButton(text=label, callback_data=Lang(v=locale).pack())
+        for locale, label in language_choices(preselected)
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, LANGUAGES_PER_ROW))

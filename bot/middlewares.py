@@ -9,7 +9,7 @@ from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, Update
 
-from bot.i18n import available, map_language
+from bot.i18n import available, client_locale
 
 
 class LocaleMiddleware(BaseMiddleware):
@@ -28,8 +28,10 @@ class LocaleMiddleware(BaseMiddleware):
         chosen = (await state.get_value("locale")) if state else None
         user = data.get("event_from_user")
         code = user.language_code if user else None
-        locale = chosen or (map_language(code) if code else self.default)
-        data["locale"] = locale if locale in available() else self.default
+        if chosen:
+            data["locale"] = chosen if chosen in available() else self.default
+        else:
+            data["locale"] = client_locale(code, self.default)
         return await handler(event, data)
 
 

@@ -1,27 +1,30 @@
-"""The enrolment campaign: anonymous statistics and opt-in reminders, in one store."""
+"""The enrolment campaign: anonymous statistics and opt-in reminders, in one store.
+
+The names below load their module on first use, so that `yibao --help` or `yibao batch`, which
+only register the campaign's command, do not import aiogram (seconds of start-up).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.fsm.storage.base import BaseStorage
-
-from bot.campaign.cli import add_cli
-from bot.campaign.handlers import create_router
-from bot.campaign.reminders import (
-    Remind,
-    reminder_buttons,
-    reminder_due,
-    reminder_options,
-    run_reminders,
-)
-from bot.campaign.stats import campaign_start, outcome_kinds
-from bot.campaign.store import CampaignStore, Reminder, Row, create_campaign_store
-from bot.settings import Settings
-
+_WHERE = {
+    "CampaignStore": "store",
+    "Remind": "reminders",
+    "Reminder": "store",
+    "Row": "store",
+    "add_cli": "cli",
+    "campaign_start": "stats",
+    "create_campaign_store": "store",
+    "create_router": "handlers",
+    "outcome_kinds": "stats",
+    "reminder_buttons": "reminders",
+    "reminder_due": "reminders",
+    "reminder_options": "reminders",
+    "run_reminders": "reminders",
+    "setup_campaign": "setup",
+}
 __all__ = [
     "CampaignStore",
     "Remind",
@@ -39,46 +42,25 @@ __all__ = [
     "setup_campaign",
 ]
 
-log = logging.getLogger("yibao.campaign")
-STOP_TIMEOUT = 10.0
+if TYPE_CHECKING:
+    from bot.campaign.cli import add_cli
+    from bot.campaign.handlers import create_router
+    from bot.campaign.reminders import (
+        Remind,
+        reminder_buttons,
+        reminder_due,
+        reminder_options,
+        run_reminders,
+    )
+    from bot.campaign.setup import setup_campaign
+    from bot.campaign.stats import campaign_start, outcome_kinds
+    from bot.campaign.store import CampaignStore, Reminder, Row, create_campaign_store
 
 
-def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStorage) -> None:
-    """Put `campaign` into workflow data, add the router, and run the reminder sender."""
-    if "campaign" in dispatcher.workflow_data:
-        return  # already set up; a second router would be an error in aiogram
-    store = create_campaign_store(storage)
-    dispatcher["campaign"] = store
-    dispatcher.include_router(create_router(settings))
-    # First among the routers: the survey's catch-all handlers would take /stats and the
-    # Remind presses otherwise.
-    dispatcher.sub_routers.insert(0, dispatcher.sub_routers.pop())
-
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start_sender(bot: Bot) -> None:
-        """Start sending due reminders (in `yibao chat` they print to the terminal)."""
-        if tasks and not tasks[-1].done():
-            return
-        stop.clear()
-        tasks.append(asyncio.create_task(run_reminders(bot, store, stop=stop)))
-
-    async def stop_sender() -> None:
-        """Let the sender finish its message, then close the store."""
-        stop.set()
-        for task in tasks:
-            try:
-                await asyncio.wait_for(task, STOP_TIMEOUT)
-            except TimeoutError:
-                log.warning("the reminder sender did not stop in time")
-            except Exception as error:
-                log.warning("the reminder sender failed (%s)", type(error).__name__)
-        tasks.clear()
-        with contextlib.suppress(Exception):
-            await store.close()
-
-    dispatcher.startup.register(start_sender)
-    dispatcher.shutdown.register(stop_sender)
-    # Before the Dispatcher's own handler that closes the FSM storage (and its Redis client).
-    dispatcher.shutdown.handlers.insert(0, dispatcher.shutdown.handlers.pop())
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot.campaign' has no attribute {name!r}")
+    value = getattr(import_module(f"bot.campaign.{module}"), name)
+    globals()[name] = value
+    return value

@@ -8,12 +8,13 @@ import csv
 import datetime as dt
 import sqlite3
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    from bot.campaign.store import Row
 
-from bot.campaign.stats import campaign_start
-from bot.campaign.store import Row, create_campaign_store
+# The store (and so aiogram and redis) is imported by the command when it runs, not when
+# `yibao` registers it.
 
 HEADER = ("day", "region", "locale", "outcome", "count")
 
@@ -39,6 +40,7 @@ def add_cli(subparsers: Any) -> None:
 async def read_rows(since: dt.date, until: dt.date) -> list[Row]:
     """The counters from the store the settings point at."""
     from bot.app import create_storage
+    from bot.campaign.store import create_campaign_store
     from bot.settings import load_settings
 
     storage = create_storage(load_settings())
@@ -64,6 +66,9 @@ def write_rows(rows: list[Row], output: TextIO, form: str) -> None:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Print the counters; a bad setting or an unreachable store is one line and exit 2."""
+    from redis.exceptions import RedisError
+
+    from bot.campaign.stats import campaign_start
     from bot.settings import SettingsError
 
     today = dt.date.today()

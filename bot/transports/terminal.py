@@ -49,6 +49,9 @@ from aiogram.types import (
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings
+from bot.transports.screen import client_language_code, screen
+
+__all__ = ["TerminalChat", "TerminalSession", "client_language_code", "run_terminal"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +97,7 @@ class TerminalSession(BaseSession):
         self.keyboard_message: Message | None = None
         self.messages: dict[tuple[int, int], Message] = {}
         self._message_ids = itertools.count(1)
+        self.shown: str | None = None  # a first block already on screen
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -170,11 +174,10 @@ class TerminalSession(BaseSession):
         chat = self._chat_id(chat_id)
         rows = _rows(markup)
         ours = chat == self.user_chat_id
-        numbers = itertools.count(1)
-        lines = [text] if ours else [f"[-> {chat}] {text}"]
-        if ours and rows:
-            lines += ["  ".join(f"[{next(numbers)}] {b.text}" for b in row) for row in rows]
-        self.write("\n".join(lines))
+        if ours:
+            self.write(screen(text, [[button.text for button in row] for row in rows]))
+        else:
+            self.write(f"[-> {chat}] {text}")
         message = Message.model_validate(
             {
                 "message_id": message_id or next(self._message_ids),
@@ -202,15 +205,12 @@ class TerminalSession(BaseSession):
 
     def write(self, text: str) -> None:
         """Print one block, separated from the previous one by a blank line."""
+        if text == self.shown:
+            self.shown = None  # drawn before aiogram loaded (`yibao chat`); not twice
+            return
+        self.shown = None
         self.output.write(f"\n{text}\n")
         self.output.flush()
-
-
-def client_language_code(lang: str | None) -> str | None:
-    """A Telegram-style language code from `--lang` or a POSIX locale like `zh_CN.UTF-8`."""
-    code = (lang or os.environ.get("LC_ALL") or os.environ.get("LANG") or "").split(".")[0]
-    code = code.split("@")[0].replace("_", "-")
-    return None if code in ("", "C", "POSIX") else code
 
 
 def _start_reader(stream: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
@@ -323,9 +323,14 @@ async def run_terminal(
     input_stream: IO[str],
     output_stream: IO[str],
     lang_code: str | None = None,
+    shown: str | None = None,
 ) -> int:
-    """Chat with the bot over the streams until end of input; return the exit code."""
+    """Chat with the bot over the streams until end of input; return the exit code.
+
+    `shown` is the first screen when the caller drew it already (see screen.first_screen).
+    """
     session = TerminalSession(output_stream)
+    session.shown = shown
     bot = create_bot(TOKEN, session=session)
     storage = create_storage(settings, memory=True)
     dispatcher = create_dispatcher(settings, storage)

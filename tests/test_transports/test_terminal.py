@@ -17,6 +17,7 @@ from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.settings import load_settings
+from bot.transports.screen import first_screen
 from bot.transports.terminal import TerminalSession, client_language_code, run_terminal
 
 YIBAO = Path(sys.executable).with_name("yibao")
@@ -164,3 +165,53 @@ async def test_session_renders_and_tracks_the_keyboard() -> None:
     assert screen.blocks[-1] == "[-> 777] To a volunteer" and session.buttons == []
     assert (await bot.get_me()).is_bot
     assert await bot.delete_message(1, second.message_id) is True
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN", "bo", "fr", None])
+async def test_the_early_first_screen_is_the_bots_own(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, lang: str | None
+) -> None:
+    # `yibao chat` draws the greeting before aiogram loads; it must be exactly what the bot
+    # then says, which the terminal therefore does not print a second time.
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    settings = load_settings()
+    early = first_screen(lang, settings.default_locale)
+    plain = Screen()
+    await run_terminal(settings, io.StringIO("2\n"), plain, lang)
+    assert early == plain.blocks[0]
+    assert BUTTON.search(early)
+    after = Screen()
+    await run_terminal(settings, io.StringIO("2\n"), after, lang, shown=early)
+    assert after.blocks == plain.blocks[1:]  # the rest of the chat is unchanged
+
+
+def test_console_script_shows_the_greeting_once(tmp_path: Path) -> None:
+    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
+    result = subprocess.run(
+        [*command, "chat", "--lang", "bo"],
+        input="1\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    assert result.returncode == 0, result.stderr
+    greeting = first_screen("bo", "en")
+    assert result.stdout.count(greeting) == 1
+    assert result.stdout.index(greeting) < result.stdout.index("[1]", len(greeting) + 2)
+
+
+def test_light_commands_do_not_load_aiogram() -> None:
+    # Seconds of start-up: only the bot's transports and the campaign's handlers need it.
+    code = (
+        "import sys; from bot.cli import build_parser; build_parser();"
+        "import bot.transports.screen, bot.ledger, bot.assess;"
+        "print('aiogram' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,59 @@
+"""Putting the campaign into a Dispatcher: its store, its router and the reminder sender."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+
+from bot.campaign.handlers import create_router
+from bot.campaign.reminders import run_reminders
+from bot.campaign.store import create_campaign_store
+from bot.settings import Settings
+
+log = logging.getLogger("yibao.campaign")
+STOP_TIMEOUT = 10.0
+
+
+def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStorage) -> None:
+    """Put `campaign` into workflow data, add the router, and run the reminder sender."""
+    if "campaign" in dispatcher.workflow_data:
+        return  # already set up; a second router would be an error in aiogram
+    store = create_campaign_store(storage)
+    dispatcher["campaign"] = store
+    dispatcher.include_router(create_router(settings))
+    # First among the routers: the survey's catch-all handlers would take /stats and the
+    # Remind presses otherwise.
+    dispatcher.sub_routers.insert(0, dispatcher.sub_routers.pop())
+
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start_sender(bot: Bot) -> None:
+        """Start sending due reminders (in `yibao chat` they print to the terminal)."""
+        if tasks and not tasks[-1].done():
+            return
+        stop.clear()
+        tasks.append(asyncio.create_task(run_reminders(bot, store, stop=stop)))
+
+    async def stop_sender() -> None:
+        """Let the sender finish its message, then close the store."""
+        stop.set()
+        for task in tasks:
+            try:
+                await asyncio.wait_for(task, STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("the reminder sender did not stop in time")
+            except Exception as error:
+                log.warning("the reminder sender failed (%s)", type(error).__name__)
+        tasks.clear()
+        with contextlib.suppress(Exception):
+            await store.close()
+
+    dispatcher.startup.register(start_sender)
+    dispatcher.shutdown.register(stop_sender)
+    # Before the Dispatcher's own handler that closes the FSM storage (and its Redis client).
+    dispatcher.shutdown.handlers.insert(0, dispatcher.shutdown.handlers.pop())
