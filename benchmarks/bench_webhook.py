@@ -1,13 +1,16 @@
 """Webhook latency under a fixed offered rate, on loopback: one worker (SQLite), two (Redis).
 
-Run by hand: `python benchmarks/bench_webhook.py [--rates 50,100,200,300] [--seconds 5]`.
+Run by hand: `python benchmarks/bench_webhook.py [--rates 100,200,300,400] [--seconds 5]`.
 Starts real `yibao webhook` processes pointed at the in-repo fake Bot API, and an open-loop
 load generator: updates are sent on schedule whether or not earlier ones have finished. The
 handler replies before the webhook answers (handle_in_background=False), so the time from POST
 to the HTTP response bounds the time from POST to the fake Bot API receiving the reply.
 Each update is a step of a survey (a poster deep link, then a typed year), so every one reads
 and writes the conversation state, renders a template and sends one message.
-Prints p50, p99 and max per rate, and the highest rate held with p99 under 100 ms.
+Prints p50, p99 and max per rate, and the highest rate held with p99 under 100 ms; then, closed
+loop (four users answering as fast as replies come), updates per second and the worker's CPU
+time per update. The same runs against a bare aiogram echo bot (echo_webhook.py) give the
+reference, in the same run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from fakes.bot_api import FakeBotAPI  # noqa: E402
 
 SECRET = "bench-secret"
 YIBAO = Path(sys.executable).with_name("yibao")
+ECHO = Path(__file__).with_name("echo_webhook.py")
 
 
 def free_port() -> int:
@@ -54,7 +58,7 @@ async def wait_healthy(port: int, timeout: float = 60.0) -> None:
 
 
 def start_worker(
-    port: int, fake: FakeBotAPI, data_dir: Path, redis_url: str | None
+    port: int, fake: FakeBotAPI, data_dir: Path, redis_url: str | None, echo: bool = False
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -69,8 +73,9 @@ def start_worker(
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
+    command = [sys.executable, str(ECHO)] if echo else [str(YIBAO), "webhook"]
     return subprocess.Popen(
-        [str(YIBAO), "webhook"],
+        command,
         env=env,
         cwd=data_dir,
         stdout=subprocess.DEVNULL,
@@ -131,6 +136,33 @@ async def _pair(one, i: int) -> None:
     await one(i + 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def closed_loop(urls: list[str], count: int, first_user: int) -> float:
+    """Four users each sending their next update when the last is answered; updates/s."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as client:
+
+        async def user(n: int) -> None:
+            for k in range(count // 8):
+                uid = first_user + n * 1_000_000 + k
+                for step, text in enumerate(("/start xizang-en", "2027")):
+                    async with client.post(
+                        urls[(n + step) % len(urls)],
+                        json=update(uid * 2 + step, uid, text),
+                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                    ) as r:
+                        await r.read()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(user(n) for n in range(4)))
+        return (count // 8) * 8 / (time.perf_counter() - start)
+
+
 def describe(rate: int, latencies: list[float]) -> tuple[float, str]:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
@@ -142,13 +174,18 @@ def describe(rate: int, latencies: list[float]) -> tuple[float, str]:
 
 
 async def scenario(
-    name: str, workers: int, redis_url: str | None, rates: list[int], seconds: float
-) -> None:
+    name: str,
+    workers: int,
+    redis_url: str | None,
+    rates: list[int],
+    seconds: float,
+    echo: bool = False,
+) -> int:
     print(name)
     async with FakeBotAPI() as fake:
         with tempfile.TemporaryDirectory() as tmp:
             ports = [free_port() for _ in range(workers)]
-            processes = [start_worker(p, fake, Path(tmp), redis_url) for p in ports]
+            processes = [start_worker(p, fake, Path(tmp), redis_url, echo) for p in ports]
             try:
                 for port in ports:
                     await wait_healthy(port)
@@ -162,6 +199,15 @@ async def scenario(
                     if p99 < 100:
                         held = max(held, rate)
                 print(f"  highest offered rate with p99 < 100 ms: {held or 'none'}/s")
+                before = [cpu_seconds(p.pid) for p in processes]
+                count = int(max(rates) * seconds)
+                rate = await closed_loop(urls, count, 90_000_000)
+                used = sum(cpu_seconds(p.pid) for p in processes) - sum(before)
+                print(
+                    f"  closed loop: {rate:,.0f} updates/s, "
+                    f"worker CPU {used / (count // 8 * 8) * 1000:.2f} ms per update"
+                )
+                return held
             finally:
                 for process in processes:
                     process.terminate()
@@ -170,7 +216,10 @@ async def scenario(
 
 
 async def main(rates: list[int], seconds: float) -> None:
-    await scenario("one worker, SQLite", 1, None, rates, seconds)
+    bare = await scenario("bare aiogram echo bot, one process", 1, None, rates, seconds, True)
+    ours = await scenario("one worker, SQLite", 1, None, rates, seconds)
+    if bare:
+        print(f"one worker against bare aiogram, highest rate held: {ours / bare:.2f}x")
     if not shutil.which("redis-server"):
         print("two workers, Redis: skipped (no redis-server on PATH)")
         return
@@ -188,7 +237,7 @@ async def main(rates: list[int], seconds: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rates", default="50,100,200,300")
+    parser.add_argument("--rates", default="100,200,300,400")
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds))
