@@ -114,18 +114,23 @@ def test_language_code(
     assert client_language_code(lang) == expected
 
 
-def test_console_script_chat(tmp_path: Path) -> None:
+def console_chat(folder: Path, typed: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`yibao chat` as a person starts it, in an empty folder with a bare environment."""
     command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
-    result = subprocess.run(
-        [*command, "chat"],
-        input="1\n/help\n\n",
+    return subprocess.run(
+        [*command, "chat", *args],
+        input=typed,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        cwd=tmp_path,
+        cwd=folder,
         env={"PATH": os.environ.get("PATH", "")},
     )
+
+
+def test_console_script_chat(tmp_path: Path) -> None:
+    result = console_chat(tmp_path, "1\n/help\n\n")
     assert result.returncode == 0, result.stderr
     assert BUTTON.search(result.stdout)
     assert "Traceback" not in result.stderr
@@ -187,17 +192,7 @@ async def test_the_early_first_screen_is_the_bots_own(
 
 
 def test_console_script_shows_the_greeting_once(tmp_path: Path) -> None:
-    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
-    result = subprocess.run(
-        [*command, "chat", "--lang", "bo"],
-        input="1\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "")},
-    )
+    result = console_chat(tmp_path, "1\n", "--lang", "bo")
     assert result.returncode == 0, result.stderr
     greeting = first_screen("bo", "en")
     assert result.stdout.count(greeting) == 1
