@@ -263,8 +263,8 @@ def _explain_waiting(
             "waiting.variable",
             "waiting.free_break_years",
             break_years=breaks,
-            free=ctx.value("waiting.free_break_years"),
-            per_year=ctx.value("waiting.variable_per_break_year"),
+            free=ctx.on.free,
+            per_year=ctx.on.per_break,
             months=variable,
         )
         if profile.repair_years:
@@ -275,13 +275,13 @@ def _explain_waiting(
                 counted=effective_repair,
                 months=unrepaired - total,
             )
-        if breaks >= ctx.value("waiting.floor_break_years"):
+        if breaks >= ctx.on.floor_breaks:
             ctx.cited(
                 "waiting.floor",
                 "waiting.floor_months",
                 break_years=breaks,
-                floor=ctx.value("waiting.floor_months"),
-                binding=total == ctx.value("waiting.floor_months"),
+                floor=ctx.on.floor,
+                binding=total == ctx.on.floor,
             )
     if applies:
         ctx.cited(
@@ -406,9 +406,7 @@ def _repair(ctx: _Context, waiting: Waiting, anchor: str) -> Repair:
             break_years=breaks,
             useful_years=useful,
             fixed=waiting.fixed_months,
-            floor=ctx.value("waiting.floor_months")
-            if breaks >= ctx.value("waiting.floor_break_years")
-            else None,
+            floor=ctx.on.floor if breaks >= ctx.on.floor_breaks else None,
         )
         if useful:
             if cost is None:
@@ -453,54 +451,6 @@ class _CapConstants:
         share = values.get(f"cap.{kind}_ceiling_share")
         return None if share is None or self.base is None else round(self.base * share)
 
-
-class _CapRules:
-    """The cap's parameters and the person's paid years, read once per answer."""
-
-    def __init__(self, ctx: _Context) -> None:
-        profile = ctx.profile
-        self.profile = profile
-        constants = ctx.on.cap
-        self.after = constants.after
-        self.kept = constants.kept
-        self.needs_paid = constants.needs_paid
-        self.delay = constants.delay
-        self.step = constants.step
-        self.base = constants.base
-        self.ceiling = constants.ceiling
-        self.fall_ceiling = constants.fall_ceiling
-        self.first = profile.first_year
-        # Years before the benefit year as paid or not; from the benefit year on, paid.
-        self.unpaid = frozenset(
-            y for y in range(self.first, profile.benefit_year) if not profile.covered(y)
-        )
-
-    def steps(self, year: int) -> tuple[int, int, int, int, bool]:
-        """Kept continuity steps, the current run of paid years, zero-claim and penalty steps
-        of `year`'s cap, and whether zero-claim credit was cleared."""
-        unpaid, after = self.unpaid, self.after
-        kept = run = 0
-        for y in range(self.first, year + 1):
-            if y in unpaid:
-                if self.kept:
-                    kept += max(0, run - after)
-                run = 0
-            else:
-                run += 1
-        uses = [u for u in self.profile.incentive_used_years if u + self.delay <= year]
-        cleared_after = max(uses, default=self.first - 1)
-        claimed = self.profile.zero_claim_years
-        zero = sum(
-            1
-            for z in claimed
-            if cleared_after < z < year
-            and z >= self.first
-            and z not in unpaid
-            and (not self.needs_paid or z + 1 not in unpaid)
-        )
-        earned_before = bool(uses) and any(self.first <= z <= cleared_after for z in claimed)
-        return kept, run, zero, len(unpaid), earned_before
-
     def amounts(self, continuity: int, zero: int, penalty: int) -> tuple[int | None, ...]:
         """(rise, fall, net change, cap) in yuan, each bounded; None where the step is unknown."""
         if self.step is None:
@@ -512,12 +462,53 @@ class _CapRules:
         return rise, fall, net, None if self.base is None else self.base + net
 
 
+class _CapRules:
+    """The day's cap parameters with the person's paid years, read once per answer."""
+
+    def __init__(self, ctx: _Context) -> None:
+        profile = ctx.profile
+        self.profile = profile
+        self.constants = ctx.on.cap
+        self.first = profile.first_year
+        # Years before the benefit year as paid or not; from the benefit year on, paid.
+        self.unpaid = frozenset(
+            y for y in range(self.first, profile.benefit_year) if not profile.covered(y)
+        )
+
+    def steps(self, year: int) -> tuple[int, int, int, int, bool]:
+        """Kept continuity steps, the current run of paid years, zero-claim and penalty steps
+        of `year`'s cap, and whether zero-claim credit was cleared."""
+        c, unpaid = self.constants, self.unpaid
+        kept = run = 0
+        for y in range(self.first, year + 1):
+            if y in unpaid:
+                if c.kept:
+                    kept += max(0, run - c.after)
+                run = 0
+            else:
+                run += 1
+        uses = [u for u in self.profile.incentive_used_years if u + c.delay <= year]
+        cleared_after = max(uses, default=self.first - 1)
+        claimed = self.profile.zero_claim_years
+        zero = sum(
+            1
+            for z in claimed
+            if cleared_after < z < year
+            and z >= self.first
+            and z not in unpaid
+            and (not c.needs_paid or z + 1 not in unpaid)
+        )
+        earned_before = bool(uses) and any(self.first <= z <= cleared_after for z in claimed)
+        return kept, run, zero, len(unpaid), earned_before
+
+
 def _cap(rules: _CapRules, year: int) -> tuple[Cap, int, int]:
     """The cap of the benefit year, with its kept continuity steps and current run."""
+    c = rules.constants
     kept, run, zero, penalty, cleared = rules.steps(year)
-    continuity = kept + max(0, run - rules.after)
-    rise, fall, net, cap = rules.amounts(continuity, zero, penalty)
-    step = rules.step
+    continuity = kept + max(0, run - c.after)
+    rise, fall, net, cap = c.amounts(continuity, zero, penalty)
+    step = c.step
     result = Cap(
         step=step,
         continuity_steps=continuity,
@@ -529,9 +520,9 @@ def _cap(rules: _CapRules, year: int) -> tuple[Cap, int, int]:
         rise=rise,
         fall=fall,
         net_change=net,
-        ceiling=rules.ceiling,
-        fall_ceiling=rules.fall_ceiling,
-        base=rules.base,
+        ceiling=c.ceiling,
+        fall_ceiling=c.fall_ceiling,
+        base=c.base,
         cap=cap,
         zero_claim_cleared=cleared,
     )
@@ -544,15 +535,16 @@ def _projection(rules: _CapRules, cap: Cap, kept: int, run: int, year: int) -> l
     Paying on, the run of paid years grows by one a year, break years stay as they are, and
     only the "no claims" line earns a zero-claim step for each year after the benefit year.
     """
-    step, base, ceiling = rules.step, rules.base, rules.ceiling
+    c = rules.constants
+    step, base, ceiling = c.step, c.base, c.ceiling
     if step is None:
         return [CapYear(year + ahead, None, None, None, None) for ahead in _AHEAD]
-    # As rules.amounts(), unrolled: the fall is the same every year ahead.
+    # As c.amounts(), unrolled: the fall is the same every year ahead.
     down = cap.penalty_steps * step
-    fall = down if rules.fall_ceiling is None else min(down, rules.fall_ceiling)
+    fall = down if c.fall_ceiling is None else min(down, c.fall_ceiling)
     years = []
     for ahead in _AHEAD:
-        continuity = kept + max(0, run + ahead - rules.after)
+        continuity = kept + max(0, run + ahead - c.after)
         up = (continuity + cap.zero_claim_steps) * step
         up_no_claims = up + ahead * step
         if ceiling is not None:
