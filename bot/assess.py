@@ -12,21 +12,12 @@ from pydantic import TypeAdapter, ValidationError
 from bot.render import render_macro
 from rules import Assessment, PolicySet, Profile, assess
 from rules.aid import AidProfile, assess_aid
+from rules.models import describe_error
 from rules.side_rules import SideQuestions, answer_side_rules
 
 
 class InputError(ValueError):
     """Input that cannot be assessed; the message names the field and the problem."""
-
-
-def describe(error: ValidationError, prefix: str = "") -> str:
-    """One line naming the first invalid field and what is wrong with it."""
-    first = error.errors()[0]
-    message = first["msg"].removeprefix("Value error, ")
-    field = ".".join(str(part) for part in first["loc"])
-    if not field and ": " in message:
-        field, message = message.split(": ", 1)
-    return f"{prefix}{field or 'input'}: {message}"
 
 
 def parse_profile(raw: dict[str, Any], today: dt.date, prefix: str = "") -> Profile:
@@ -36,7 +27,7 @@ def parse_profile(raw: dict[str, Any], today: dt.date, prefix: str = "") -> Prof
     try:
         return Profile.model_validate(raw)
     except ValidationError as error:
-        raise InputError(describe(error, prefix)) from None
+        raise InputError(describe_error(error, "input", prefix)) from None
 
 
 def _steps_json(
@@ -66,7 +57,7 @@ def _validate(model: Any, raw: Any, prefix: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise InputError(describe(error, prefix)) from None
+        raise InputError(describe_error(error, "input", prefix)) from None
 
 
 class Request:

@@ -39,7 +39,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules import Assessment, Policy, PolicyError, Profile, assess, load_policies
-from rules.models import FIRST_YEAR, GROUPS, REGIONS
+from rules.models import FIRST_YEAR, GROUPS, REGIONS, describe_error
 
 FORMATS = ("csv", "xlsx")
 REQUIRED = ("region", "benefit_year")
@@ -204,15 +204,6 @@ def parse_coverage(header: _Header, row: list[str]) -> dict[int, str]:
     return coverage
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    message = first["msg"].removeprefix("Value error, ")
-    field = ".".join(str(part) for part in first["loc"])
-    if not field and ": " in message:
-        field, message = message.split(": ", 1)
-    return f"{field or 'row'}: {message}"
-
-
 def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
     """The profile one ledger row describes; raises RowError naming the bad column."""
     text = header.get(row, "region")
@@ -246,7 +237,7 @@ def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
             today=today,
         )
     except ValidationError as error:
-        raise RowError(_describe(error)) from None
+        raise RowError(describe_error(error, "row")) from None
 
 
 def _yes(flag: bool) -> str:

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rules.policy import Group
 
@@ -87,6 +87,17 @@ class Profile(BaseModel):
         if year >= self.benefit_year:
             return True
         return self.coverage.get(year, "none") != "none"
+
+
+def describe_error(error: ValidationError, whole: str, prefix: str = "") -> str:
+    """One line naming the first invalid field and what is wrong with it; `whole` names the
+    input when no field is at fault. A model-level check names its field itself, "field: why"."""
+    first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in first["loc"])
+    if not field and ": " in message:
+        field, message = message.split(": ", 1)
+    return f"{prefix}{field or whole}: {message}"
 
 
 @dataclass(slots=True)
