@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import LOCALES
 from bot.storage import SQLiteStorage
+from bot.storage.sqlite import connect
 from rules import REGIONS
 
 Kind = Literal["period_closing", "wait_ends"]
@@ -206,14 +207,7 @@ class SQLiteCampaignStore(CampaignStore):
     # and writes, cheaper than a hop to a thread.
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # A second connection to the FSM's file: the timeout covers its brief write locks.
-            conn = sqlite3.connect(self.path, timeout=5.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            with conn:
-                conn.executescript(_SCHEMA)
-            self._conn = conn
+            self._conn = connect(self.path, _SCHEMA)  # a second connection to the FSM's file
         return self._conn
 
     async def record_answer(

@@ -33,6 +33,22 @@ CREATE INDEX IF NOT EXISTS fsm_user_id ON fsm (user_id);
 """
 
 
+def connect(path: Path, schema: str) -> sqlite3.Connection:
+    """A connection to the state file in WAL mode, with the folder, file and `schema` made.
+
+    The FSM storage and the campaign store each hold one to the same file; the timeout covers
+    the other's brief write locks.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL only risks the last commits on power loss, not on a process crash.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    with conn:
+        conn.executescript(schema)
+    return conn
+
+
 class SQLiteStorage(BaseStorage):
     """FSM storage keeping one row (state + JSON data) per storage key in a SQLite file."""
 
@@ -51,14 +67,7 @@ class SQLiteStorage(BaseStorage):
     def _db(self) -> sqlite3.Connection:
         """Return the open connection, creating the folder, file and schema if needed."""
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL only risks the last commits on power loss, not on a process crash.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            with conn:
-                conn.executescript(_SCHEMA)
-            self._conn = conn
+            self._conn = connect(self.path, _SCHEMA)
         return self._conn
 
     def _row(self, db_key: str) -> tuple[str | None, str | None]:
