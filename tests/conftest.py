@@ -9,9 +9,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import redis
 import redis.asyncio
+from fakes.bot_api import FakeBotAPI
 
 
 def _free_port() -> int:
@@ -60,6 +62,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    """A running fake Bot API server on a loopback port."""
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client, as Telegram (or a citizen) posting to the webhook."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

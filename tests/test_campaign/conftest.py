@@ -79,13 +79,6 @@ async def store(backend: Backend) -> CampaignStore:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    """A running fake Bot API server."""
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
     """A real aiogram Bot talking HTTP to the fake server."""
     bot = Bot("42:TEST", session=ApiSession(api=TelegramAPIServer.from_base(fake.base_url)))

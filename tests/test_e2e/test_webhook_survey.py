@@ -21,18 +21,6 @@ from bot.transports.webhook import create_webhook_app
 SECRET = "s3cret-token_1"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as api:
-        yield api
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 @asynccontextmanager
 async def webhook(fake: FakeBotAPI, **settings: object) -> AsyncIterator[str]:
     """One webhook process's application on a loopback port; yields its URL."""

@@ -34,13 +34,6 @@ class NoSuchMethod(TelegramMethod[bool]):
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    """A running fake server."""
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
     """A real aiogram Bot pointed at the fake server."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))

@@ -84,20 +84,6 @@ def fault_summary(request: pytest.FixtureRequest) -> Iterator[None]:
             reporter.write_line(f"\n{line}")
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    """A fresh fake Bot API server."""
-    async with FakeBotAPI() as api:
-        yield api
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP client for the citizens."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def inject(fake: FakeBotAPI, method: str, fault: Fault) -> None:
     """Queue one fault for the next call of `method` and count it."""
     if fault == "drop":

@@ -29,13 +29,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    """A running fake Bot API."""
-    async with FakeBotAPI() as api:
-        yield api
-
-
-@pytest.fixture
 async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
     """A bot whose requests go to the fake."""
     session = ApiSession(api=TelegramAPIServer.from_base(fake.base_url))
