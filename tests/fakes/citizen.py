@@ -65,6 +65,14 @@ class HttpCitizen:
             await self.press(language)
         return self.last_text
 
+    async def answer_none_to_the_end(self) -> str:
+        """From after the payment question: "None" (or Done) until the summary, then the result."""
+        for _ in range(10):
+            if "Your answers" in self.last_text:
+                break
+            await self.press("Done" if "pay nothing" in self.last_text else "None")
+        return await self.press("Show my result")
+
     async def press(self, label: str) -> str:
         message_id, markup = self._last_with_buttons()
         buttons = [b for row in markup["inline_keyboard"] for b in row]

@@ -98,11 +98,7 @@ async def test_twenty_simultaneous_presses_are_serialised_and_none_is_lost(
 async def survey_rest(person: HttpCitizen) -> str:
     """From the payment question to the result."""
     await person.press("In the campaign period")
-    for _ in range(10):
-        if "Your answers" in person.last_text:
-            break
-        await person.press("Done" if "pay nothing" in person.last_text else "None")
-    return await person.press("Show my result")
+    return await person.answer_none_to_the_end()
 
 
 async def test_two_workers_on_one_redis_serve_a_conversation_alternately(

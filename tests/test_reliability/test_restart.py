@@ -173,11 +173,7 @@ async def survey_to_result(person: HttpCitizen, region: str = "Xizang") -> str:
     await person.press("Done")
     if "pay nothing" not in person.last_text and "How many" not in person.last_text:
         await person.press("In the campaign period")
-    for _ in range(10):
-        if "Your answers" in person.last_text:
-            break
-        await person.press("Done" if "pay nothing" in person.last_text else "None")
-    return await person.press("Show my result")
+    return await person.answer_none_to_the_end()
 
 
 async def _first_answers(person: HttpCitizen) -> str:
