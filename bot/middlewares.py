@@ -7,7 +7,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
-from aiogram.types import TelegramObject, Update
+from aiogram.types import TelegramObject
 
 from bot.i18n import available, client_locale
 
@@ -33,8 +33,3 @@ class LocaleMiddleware(BaseMiddleware):
         else:
             data["locale"] = client_locale(code, self.default)
         return await handler(event, data)
-
-
-def message_kind(update: Update) -> str:
-    """The kind of an update, for logs that never carry message text."""
-    return update.event_type

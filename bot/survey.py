@@ -183,18 +183,6 @@ AID_QUESTIONS: tuple[Question, ...] = (
 BY_ID = {q.id: q for q in (*QUESTIONS, *AID_QUESTIONS)}
 
 
-def next_question(
-    answers: Answers, ctx: Context, after: str | None, questions: tuple[Question, ...] = QUESTIONS
-) -> Question | None:
-    """The first relevant question after `after` (from the start when None)."""
-    ids = [q.id for q in questions]
-    start = ids.index(after) + 1 if after else 0
-    for question in questions[start:]:
-        if question.relevant(answers, ctx):
-            return question
-    return None
-
-
 def asked(
     answers: Answers, ctx: Context, questions: tuple[Question, ...] = QUESTIONS
 ) -> list[Question]:
