@@ -39,7 +39,7 @@ def _chat(args: argparse.Namespace) -> int:
     locale = client_locale(client_language_code(args.lang), settings.default_locale)
     print(render_macro("messages.j2", "text", locale, "terminal_hint"), file=sys.stderr)
     # The greeting is drawn now, while aiogram loads (seconds); the person can read and type.
-    shown = first_screen(args.lang, settings.default_locale)
+    shown = first_screen(locale)
     if shown:
         sys.stdout.write(f"\n{shown}\n")
         sys.stdout.flush()

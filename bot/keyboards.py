@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import available
 from bot.render import render_macro
 from bot.survey import BY_ID, Answers, Context, Question
-from bot.transports.screen import LANGUAGES_PER_ROW, language_choices
+from bot.transports.screen import LANGUAGES_PER_ROW, language_choices, rows_of
 
 
 class Pick(CallbackData, prefix="p"):
@@ -82,11 +82,6 @@ def _nav(locale: str, id_: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_button(locale, id_), callback_data=Nav(a=id_).pack())
 
 
-def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
-    # Built as plain rows: aiogram's keyboard builder deep-copies every button on export.
-    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
-
-
 def summary(rows: list[str], locale: str) -> InlineKeyboardMarkup:
     """One edit button per answer, then the result."""
     buttons = [
@@ -100,7 +95,7 @@ def summary(rows: list[str], locale: str) -> InlineKeyboardMarkup:
         text=_button(locale, "show_result"), callback_data=Nav(a="result").pack()
     )
     buttons += [show, _nav(locale, "back")]
-    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, 2))
+    return InlineKeyboardMarkup(inline_keyboard=rows_of(buttons, 2))
 
 
 def result(
@@ -141,4 +136,4 @@ def languages(preselected: str | None = None) -> InlineKeyboardMarkup:
         InlineKeyboardButton(text=label, callback_data=Lang(v=locale).pack())
         for locale, label in language_choices(preselected)
     ]
-    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, LANGUAGES_PER_ROW))
+    return InlineKeyboardMarkup(inline_keyboard=rows_of(buttons, LANGUAGES_PER_ROW))

@@ -3,11 +3,12 @@ screen before aiogram has loaded (importing it takes seconds: pydantic builds ~7
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from typing import TypeVar
 
-from bot.i18n import available, client_locale
+from bot.i18n import available
 from bot.render import render_macro
 
 LANGUAGES_PER_ROW = 3
@@ -22,7 +23,8 @@ def client_language_code(lang: str | None) -> str | None:
 
 
 def rows_of(items: Sequence[T], per_row: int) -> list[list[T]]:
-    """Items in rows of `per_row`."""
+    """Items in rows of `per_row` (keyboards are built as plain rows: aiogram's keyboard builder
+    deep-copies every button on export)."""
     return [list(items[i : i + per_row]) for i in range(0, len(items), per_row)]
 
 
@@ -37,16 +39,15 @@ def language_choices(preselected: str | None) -> list[tuple[str, str]]:
 
 def screen(text: str, rows: Sequence[Sequence[str]]) -> str:
     """A message as the terminal prints it: the text, then numbered buttons, a line a row."""
-    numbers = iter(range(1, 1 + sum(len(row) for row in rows)))
+    numbers = itertools.count(1)
     return "\n".join([text, *("  ".join(f"[{next(numbers)}] {b}" for b in row) for row in rows)])
 
 
-def first_screen(lang: str | None, default_locale: str) -> str | None:
-    """The greeting and language buttons a first /start shows, or None when it shows
-    something else (a deployment with a single language goes straight to the survey)."""
+def first_screen(locale: str) -> str | None:
+    """The greeting and language buttons a first /start shows a client in `locale`, or None
+    when it shows something else (with a single language it goes straight to the survey)."""
     if len(available()) < 2:
         return None
-    locale = client_locale(client_language_code(lang), default_locale)
     labels = [label for _, label in language_choices(locale)]
     text = render_macro("messages.j2", "text", locale, "welcome")
     return screen(text, rows_of(labels, LANGUAGES_PER_ROW))

@@ -16,6 +16,7 @@ import pytest
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import client_locale
 from bot.settings import load_settings
 from bot.transports.screen import first_screen
 from bot.transports.terminal import TerminalSession, client_language_code, run_terminal
@@ -181,7 +182,7 @@ async def test_the_early_first_screen_is_the_bots_own(
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     settings = load_settings()
-    early = first_screen(lang, settings.default_locale)
+    early = first_screen(client_locale(client_language_code(lang), settings.default_locale))
     plain = Screen()
     await run_terminal(settings, io.StringIO("2\n"), plain, lang)
     assert early == plain.blocks[0]
@@ -194,7 +195,7 @@ async def test_the_early_first_screen_is_the_bots_own(
 def test_console_script_shows_the_greeting_once(tmp_path: Path) -> None:
     result = console_chat(tmp_path, "1\n", "--lang", "bo")
     assert result.returncode == 0, result.stderr
-    greeting = first_screen("bo", "en")
+    greeting = first_screen("bo")
     assert result.stdout.count(greeting) == 1
     assert result.stdout.index(greeting) < result.stdout.index("[1]", len(greeting) + 2)
 
