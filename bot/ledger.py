@@ -337,8 +337,9 @@ def run_batch(
             with_id = "id" in header.index
             # Rows with the same inputs get the same answer: neighbours in a village ledger
             # often share a history, so the last few thousand answers are kept by their inputs.
-            last = max(header.inputs)
-            inputs = itemgetter(*header.inputs)  # two or more: a tuple
+            columns = header.inputs
+            last = max(columns)
+            inputs = itemgetter(*columns)  # two or more columns: it returns a tuple
             answers: dict[tuple[str, ...], list[Cell]] = {}
             with _table(target, fmt) as write, _progress(progress) as bar:
                 write(list(output_columns(with_id)))
