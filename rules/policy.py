@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
@@ -12,12 +13,14 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 POLICY_DIR = Path(__file__).parent / "policies"
@@ -31,8 +34,28 @@ Yuan = Annotated[int, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
 Months = Annotated[int, Field(ge=0, le=36)]
 Years = Annotated[int, Field(ge=0, le=50)]
-# A centralized payment period as month-day bounds in the year before the benefit year.
-Period = Annotated[str, Field(pattern=r"^\d\d-\d\d/\d\d-\d\d$")]
+_PERIOD = re.compile(r"^(\d\d)-(\d\d)/(\d\d)-(\d\d)$")
+
+
+def _real_period(period: str) -> str:
+    """`MM-DD/MM-DD` naming two real days (29 February allowed); raises ValueError."""
+    match = _PERIOD.match(period)
+    if not match:
+        raise ValueError(f"{period!r} is not MM-DD/MM-DD")
+    m1, d1, m2, d2 = (int(x) for x in match.groups())
+    for month, day in ((m1, d1), (m2, d2)):
+        try:
+            dt.date(2000, month, day)  # a leap year, so that 02-29 passes
+        except ValueError:
+            raise ValueError(f"{period!r}: {month:02d}-{day:02d} is not a day of the year") from None
+    if (m1, d1) == (m2, d2):
+        raise ValueError(f"{period!r}: the period starts and ends on the same day")
+    return period
+
+
+# A centralized payment period (集中缴费期) as month-day bounds; it starts in the year before the
+# benefit year and, when its end comes before its start, ends in the benefit year itself.
+Period = Annotated[str, AfterValidator(_real_period)]
 
 # Every parameter a policy file may set, and the type its values must have.
 PARAMETER_TYPES: dict[str, Any] = {
@@ -92,6 +115,21 @@ PARAMETER_TYPES: dict[str, Any] = {
     "income.rural_per_capita_disposable": Yuan,
 }
 _ADAPTERS = {name: TypeAdapter(kind | None) for name, kind in PARAMETER_TYPES.items()}
+# Parameters the engine cannot answer without: an enrolment policy must give each a value.
+REQUIRED = frozenset(
+    {
+        "waiting.fixed_months",
+        "waiting.variable_per_break_year",
+        "waiting.free_break_years",
+        "waiting.repair_months_per_year",
+        "waiting.floor_break_years",
+        "waiting.floor_months",
+        "cap.continuity_after_years",
+        "cap.continuity_kept_on_break",
+        "cap.zero_claim_needs_paid_year",
+        "cap.zero_claim_clear_delay_years",
+    }
+)
 
 Group = Literal[
     "newborn", "infant", "medical_aid", "job_change", "veteran", "released", "student", "hardship"
@@ -124,6 +162,8 @@ class Parameter(BaseModel):
     source: str | None = None
     checked: dt.date | None = None
     interpretation: bool = False
+    quote: str | None = None  # the exact words of the text (whitespace aside) this value encodes
+    reason: str | None = None  # for an interpretation: why we read the text this way
     values: list[DatedValue]
 
     def at(self, day: dt.date) -> DatedValue | None:
@@ -136,13 +176,33 @@ class Parameter(BaseModel):
 
 
 class ExemptGroup(BaseModel):
-    """A group the document frees from the waiting period."""
+    """A group the document frees from the waiting period, and the conditions it must meet.
+
+    `conditions` are ids checked by rules.exemptions on the person's facts; an exemption is
+    granted only when every one of them holds.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clause: str
+    quote: str | None = None
     start: StartRule = "payment"
     conditions: list[str] = []
+    interpretation: bool = False
+    reason: str | None = None
+    source: str | None = None
+
+
+class Reading(BaseModel):
+    """A reading of the text where it is silent: what we chose, why, and who says so."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clause: str | None = None
+    quote: str | None = None
+    reason: str
+    source: str | None = None  # an official public source (publisher, date, title), if any
+    official: bool = False  # the reading is an official body's, not ours
 
 
 class SideRule(BaseModel):
@@ -151,7 +211,10 @@ class SideRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clause: str
+    quote: str | None = None
     parameters: list[str] = []
+    interpretation: bool = False
+    reason: str | None = None
 
 
 class Policy(BaseModel):
@@ -171,6 +234,11 @@ class Policy(BaseModel):
     base_clause: str
     parameters: dict[str, Parameter]
     exempt_groups: dict[Group, ExemptGroup] = {}
+    # The text ends its list of exempt groups with 等 ("and other special groups"): a group it
+    # does not name may still be exempt locally, so the answer never says "not exempt" flatly.
+    exempt_list_open: bool = False
+    exempt_list_quote: str | None = None
+    readings: dict[str, Reading] = {}
     side_rules: dict[str, SideRule] = {}
 
     @field_validator("parameters")
@@ -179,6 +247,14 @@ class Policy(BaseModel):
         for name, parameter in parameters.items():
             check_value(name, parameter.values)
         return parameters
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        if self.id != "xizang-aid":
+            missing = sorted(REQUIRED - set(self.parameters))
+            if missing:
+                raise ValueError(f"parameters: {', '.join(missing)} must be given")
+        return self
 
     def get(self, name: str, day: dt.date) -> Any:
         """The value of parameter `name` on `day`; None where the document gives none."""
@@ -203,11 +279,14 @@ class Policy(BaseModel):
 
 
 def check_value(name: str, values: list[DatedValue]) -> None:
-    """Raise ValueError unless `name` is a known parameter and each value has its type."""
+    """Raise ValueError unless `name` is a known parameter and each value has its type; a
+    parameter the engine needs (REQUIRED) may not be null."""
     adapter = _ADAPTERS.get(name)
     if adapter is None:
         raise ValueError(f"unknown parameter {name!r}")
     for item in values:
+        if item.value is None and name in REQUIRED:
+            raise ValueError(f"{name}: value from {item.since} is null, and the rules need one")
         try:
             adapter.validate_python(item.value, strict=False)
         except ValidationError as error:
@@ -277,12 +356,10 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
                 [*(old.values if old else []), *values],
                 key=lambda v: (v.since, v.source == DEPLOYMENT_SOURCE),
             )
-            parameters[name] = Parameter(
-                clause=old.clause if old else None,
-                source=old.source if old else DEPLOYMENT_SOURCE,
-                checked=old.checked if old else None,
-                interpretation=old.interpretation if old else False,
-                values=merged,
+            parameters[name] = (
+                old.model_copy(update={"values": merged})
+                if old
+                else Parameter(source=DEPLOYMENT_SOURCE, values=merged)
             )
         result[policy_id] = policy.model_copy(update={"parameters": parameters})
     return result
@@ -330,12 +407,20 @@ def load_policies(overrides: Path | str | None = None) -> PolicySet:
     return policies
 
 
-_PERIOD = re.compile(r"^(\d\d)-(\d\d)/(\d\d)-(\d\d)$")
+def _day_of(year: int, month: int, day: int) -> dt.date:
+    """The day, with 29 February moved to the 28th in a common year."""
+    return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 @cache
 def period_bounds(period: str, benefit_year: int) -> tuple[dt.date, dt.date]:
-    """The first and last day of the centralized period for `benefit_year`."""
-    m1, d1, m2, d2 = (int(x) for x in _PERIOD.match(period).groups())
+    """The first and last day of the centralized period for `benefit_year` (ISO dates).
+
+    The period opens in the year before the benefit year; an end before the start lies in the
+    benefit year itself (Jiangxi's and Hubei's 10-15/02-28). Raises ValueError on a malformed
+    period.
+    """
+    m1, d1, m2, d2 = (int(x) for x in _PERIOD.match(_real_period(period)).groups())
     year = benefit_year - 1
-    return dt.date(year, m1, d1), dt.date(year, m2, d2)
+    end_year = year + 1 if (m2, d2) < (m1, d1) else year
+    return _day_of(year, m1, d1), _day_of(end_year, m2, d2)
