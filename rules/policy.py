@@ -77,11 +77,17 @@ PARAMETER_TYPES: dict[str, Any] = {
     "cap.fall_ceiling_share": Share,
     "cap.continuity_after_years": Years,
     "cap.continuity_kept_on_break": bool,
+    "cap.continuity_restarts_on_break": bool,
+    "cap.penalty_step": Yuan,
     "cap.zero_claim_needs_paid_year": bool,
     "cap.zero_claim_clear_delay_years": Years,
     "outpatient.rise": Yuan,
     "outpatient.after_years": Years,
     "switch.gap_months": Months,
+    "newborn.max_days": Annotated[int, Field(ge=1, le=366)],
+    "infant.max_months": Months,
+    "subsidy.age_women": Annotated[int, Field(ge=16, le=120)],
+    "subsidy.age_men": Annotated[int, Field(ge=16, le=120)],
     "switch.min_continuous_years": Years,
     "cross_province.reserve_months": Months,
     "cross_province.referred_cut_points": Annotated[int, Field(ge=0, le=100)],
@@ -135,7 +141,17 @@ Group = Literal[
     "newborn", "infant", "medical_aid", "job_change", "veteran", "released", "student", "hardship"
 ]
 # How benefits begin for an exempt group.
-StartRule = Literal["payment", "birth", "payment_to_next_year_end"]
+# payment: from the payment (1 January when paid in the centralized period); birth: from birth;
+# birth_to_next_year_end: from birth to 31 December of the year after it; birth_in_period_...:
+# the same for a baby born in the centralized period, else from the payment;
+# payment_to_next_year_end: from the payment to 31 December of the year after it.
+StartRule = Literal[
+    "payment",
+    "birth",
+    "birth_to_next_year_end",
+    "birth_in_period_to_next_year_end",
+    "payment_to_next_year_end",
+]
 
 
 class PolicyError(ValueError):
