@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import calendar
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from rules.dates import add_months, year_end
+from rules.exemptions import check_exemption
 from rules.models import (
     FIRST_YEAR,
     Assessment,
     Cap,
     CapYear,
+    Exemption,
     NewbornFunding,
+    Outcome,
     Outpatient,
     Profile,
     Repair,
@@ -21,20 +25,10 @@ from rules.models import (
     Step,
     Waiting,
 )
-from rules.policy import Policy, load_policies, period_bounds, rules_version
+from rules.policy import ExemptGroup, Policy, load_policies, period_bounds, rules_version
 
-# Used when a document does not give its centralized period: September to December, as
-# Tianjin's 三(七) states; always reported as an assumption a deployment can replace.
-ASSUMED_PERIOD = "09-01/12-31"
 PROJECTION_YEARS = 5
 _AHEAD = range(1, PROJECTION_YEARS + 1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """`day` moved forward by whole months, clamped to the month's last day."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 class _Day:
@@ -58,7 +52,7 @@ class _Day:
         self.floor_breaks = values.get("waiting.floor_break_years")
         self.floor = values.get("waiting.floor_months")
         self.cap = _CapConstants(values)
-        self.within = policy.valid_on(day) and policy.valid_on(_year_end(day.year))
+        self.within = policy.valid_on(day) and policy.valid_on(year_end(day.year))
         self.cap_memo: dict[tuple[Any, ...], tuple[Cap, tuple[CapYear, ...], tuple[Step, ...]]] = {}
 
     def ref(self, parameter: str) -> tuple[str, bool, dt.date | None, dt.date | None]:
@@ -134,6 +128,23 @@ class _Context:
             Step(rule, cite or self.on.cite(rule), params, interpretation, since, checked)
         )
 
+    def reading(self, rule: str, reading: str, *, flag: bool = True, **params: Any) -> None:
+        """A step resting on one of the policy's readings where the text is silent; `flag`
+        False when, for these facts, the reading changes nothing."""
+        if not self.explain:
+            return
+        found = self.policy.readings.get(reading)
+        cite = f"{self.policy.id} {found.clause}" if found and found.clause else None
+        self.steps.append(
+            Step(
+                rule,
+                cite or self.on.cite(rule),
+                params,
+                bool(found) and flag,
+                source=found.source if found and flag else None,
+            )
+        )
+
     def cited(
         self, rule: str, parameter: str, *, interpretation: bool = False, **params: Any
     ) -> None:
@@ -141,7 +152,10 @@ class _Context:
         if not self.explain:
             return
         cite, reading, since, checked = self.on.ref(parameter)
-        self.steps.append(Step(rule, cite, params, interpretation or reading, since, checked))
+        source = self.policy.parameters[parameter].source if reading else None
+        self.steps.append(
+            Step(rule, cite, params, interpretation or reading, since, checked, source)
+        )
 
 
 def break_run(profile: Profile) -> list[int]:
@@ -160,7 +174,7 @@ def all_break_years(profile: Profile) -> list[int]:
 
 
 def _months(ctx: _Context, breaks: int, repaired_years: int, applies: bool) -> tuple[int, int, int]:
-    """(fixed, variable before repair, total after repair and floor)."""
+    """(fixed, variable before repair, total after repair and floor), in months."""
     if not applies:
         return 0, 0, 0
     on = ctx.on
@@ -173,52 +187,176 @@ def _months(ctx: _Context, breaks: int, repaired_years: int, applies: bool) -> t
     return fixed, variable, total
 
 
-def _period(ctx: _Context) -> tuple[str, bool]:
-    """The centralized period as `MM-DD/MM-DD`, and whether it was assumed."""
-    period = ctx.value("payment_period")
-    return (period, False) if period else (ASSUMED_PERIOD, True)
+class _Payment:
+    """When the premium is paid, and whether that is inside the centralized period (集中缴费期).
+
+    `day`: the payment date (today when the person paid outside the period on a day not given);
+    `in_period`: None when neither the period nor the person's word settles it.
+    """
+
+    def __init__(self, ctx: _Context) -> None:
+        profile = ctx.profile
+        self.period: str | None = profile.payment_period
+        self.source = "input" if self.period else "none"
+        if self.period is None:
+            self.period = ctx.value("payment_period")
+            self.source = "policy" if self.period else "none"
+        self.bounds = period_bounds(self.period, profile.benefit_year) if self.period else None
+        self.day = profile.payment_date
+        self.day_missing = False
+        if self.day is None:
+            self.in_period: bool | None = profile.in_period is not False
+            if not self.in_period:  # paid (or paying) outside the period on a day not given
+                self.day_missing = True
+                today, year = profile.today, profile.benefit_year
+                self.day = today if year - 1 <= today.year <= year else dt.date(year, 1, 1)
+        elif profile.in_period is not None:
+            self.in_period, self.source = profile.in_period, "person"
+        elif self.bounds:
+            self.in_period = self.bounds[0] <= self.day <= self.bounds[1]
+        else:
+            self.in_period = None
+
+    def explain(self, ctx: _Context) -> None:
+        if ctx.profile.payment_date is None and not self.day_missing:
+            return
+        first, last = self.bounds or (None, None)
+        if self.in_period is None:
+            ctx.cited(
+                "payment.period_unknown",
+                "payment_period",
+                payment_date=self.day,
+                benefit_year=ctx.profile.benefit_year,
+            )
+            return
+        ctx.cited(
+            "payment.in_period" if self.in_period else "payment.outside_period",
+            "payment_period",
+            payment_date=self.day,
+            start=first,
+            end=last,
+            said_by_person=self.source == "person",
+            day_missing=self.day_missing,
+        )
 
 
-def _start(ctx: _Context, months: int, anchor: str) -> dt.date:
+def _start(ctx: _Context, months: int, payment: _Payment, outside: bool) -> dt.date:
+    """The day benefits start after `months` of waiting (ISO date).
+
+    Outside the period the wait runs from the payment; in it, from 1 January of the benefit year
+    (a reading), or from the payment when that falls in the benefit year itself (an extended
+    period: no cover is assumed before the payment).
+    """
     year_start = ctx.day
-    if anchor == "payment_date":
-        return max(year_start, add_months(ctx.profile.payment_date, months))
+    if outside:
+        return max(year_start, add_months(payment.day, months))
+    if payment.day and payment.day > year_start:
+        return add_months(payment.day, months)
     return add_months(year_start, months)
 
 
-def _year_end(year: int) -> dt.date:
-    return dt.date(year, 12, 31)
+def _carried(ctx: _Context) -> tuple[int, dt.date] | None:
+    """(year, day) when the year before was paid late and its own wait runs past 31 December.
+
+    Official example (Fuxin bureau, 2025-09-08): 2025 and 2026 paid together on 2025-11-06,
+    2025's wait runs to 2026-02-05, so 2026 benefits start on 2026-02-06.
+    """
+    profile = ctx.profile
+    year = profile.benefit_year - 1
+    detail = profile.detail(year)
+    if detail is None or detail.paid_on is None or year < FIRST_YEAR:
+        return None
+    if not year - 1 <= detail.paid_on.year <= year:
+        return None  # paid after the year ended: that is a repair, not cover of the year
+    earlier = profile.model_copy(
+        update={
+            "benefit_year": year,
+            "coverage": {y: v for y, v in profile.coverage.items() if y < year},
+            "payment_date": detail.paid_on,
+            "in_period": None,
+            "repair_years": 0,
+            "zero_claim_years": [y for y in profile.zero_claim_years if y < year - 1],
+            "incentive_used_years": [y for y in profile.incentive_used_years if y < year - 1],
+            "left_on": None,
+            "continuous_years": None,
+        }
+    )
+    waiting = assess(earlier, {profile.region: ctx.policy}, explain=False).waiting
+    if waiting.benefit_start and waiting.benefit_start > year_end(year):
+        return year, waiting.benefit_start
+    return None
 
 
-def _exempt(ctx: _Context, breaks: list[int]) -> Waiting | None:
-    """The waiting result for an exempt group, or None when the person is not exempt."""
-    profile, policy = ctx.profile, ctx.policy
-    group = profile.group
-    if group is None:
-        return None
-    rule = policy.exempt_groups.get(group)
-    if rule is None:
-        ctx.step("waiting.group_not_exempt", f"{policy.id} {policy.base_clause}", group=group)
-        return None
-    covered_until = None
-    if rule.start == "birth" and profile.birth_date:
-        start, anchor = profile.birth_date, "birth"
-    elif profile.payment_date:
-        start, anchor = profile.payment_date, "payment_date"
-    else:
-        start, anchor = ctx.day, "centralized"
-    if rule.start == "payment_to_next_year_end":
-        # 从缴费之日起至次年12月31日: the year after the payment, made in Y-1 when centralized
-        paid = profile.payment_date.year if profile.payment_date else profile.benefit_year - 1
-        covered_until = _year_end(paid + 1)
+def _exemption_start(
+    ctx: _Context, rule: ExemptGroup, payment: _Payment
+) -> tuple[dt.date, str, dt.date | None, bool]:
+    """(benefit start, anchor, covered until, born in the period) for a granted exemption."""
+    profile = ctx.profile
+    born = profile.birth_date
+    paid = profile.payment_date
+    # 随参随缴随享: from the payment; a payment made before the benefit year covers from 1 January.
+    start, anchor = (paid, "payment_date") if paid and paid > ctx.day else (ctx.day, "centralized")
+    until = None
+    in_period_birth = False
+    if rule.start in ("birth", "birth_to_next_year_end") and born:
+        start, anchor = born, "birth"
+        if rule.start == "birth_to_next_year_end":
+            until = year_end(born.year + 1)
+    elif rule.start == "birth_in_period_to_next_year_end" and born and payment.period:
+        first, last = period_bounds(payment.period, born.year + 1)
+        if first <= born <= last:
+            start, anchor, until, in_period_birth = born, "birth", year_end(born.year + 1), True
+    elif rule.start == "payment_to_next_year_end":
+        start = paid or ctx.day
+        anchor = "payment_date" if paid else "centralized"
+        until = year_end((paid.year if paid else profile.benefit_year - 1) + 1)
+    return start, anchor, until, in_period_birth
+
+
+def _explain_exemption(ctx: _Context, exemption: Exemption, rule: ExemptGroup | None) -> None:
+    params = {
+        "group": exemption.group,
+        "conditions": [
+            {"id": c.id, "holds": c.holds, **c.values} for c in exemption.conditions
+        ],
+        "missing": list(exemption.missing),
+        "open_list": exemption.open_list,
+    }
+    if not exemption.named:
+        ctx.step(
+            "waiting.group_open_list" if exemption.open_list else "waiting.group_not_exempt",
+            exemption.clause,
+            **params,
+        )
+    elif not exemption.granted:
+        ctx.step(
+            "waiting.exemption_unknown" if exemption.missing else "waiting.exemption_not_met",
+            exemption.clause,
+            interpretation=exemption.interpretation,
+            reason=rule.reason if rule else None,
+            **params,
+        )
+
+
+def _exempt_waiting(
+    ctx: _Context, exemption: Exemption, rule: ExemptGroup, payment: _Payment, breaks: list[int]
+) -> Waiting:
+    profile = ctx.profile
+    start, anchor, until, in_period_birth = _exemption_start(ctx, rule, payment)
     ctx.step(
         "waiting.exempt",
-        f"{policy.id} {rule.clause}",
-        group=group,
-        conditions=list(rule.conditions),
+        exemption.clause,
+        interpretation=exemption.interpretation,
+        reason=rule.reason,
+        group=exemption.group,
+        conditions=[{"id": c.id, "holds": c.holds, **c.values} for c in exemption.conditions],
         benefit_start=start,
-        covered_until=covered_until,
+        covered_until=until,
+        start_rule=rule.start,
+        born_in_period=in_period_birth,
     )
+    if rule.start == "birth_in_period_to_next_year_end" and not in_period_birth:
+        ctx.reading("waiting.newborn_outside_period", "newborn_outside_period")
     return Waiting(
         break_years=len(breaks),
         break_year_list=breaks,
@@ -228,10 +366,14 @@ def _exempt(ctx: _Context, breaks: list[int]) -> Waiting | None:
         variable_months=0,
         repaired_months=0,
         total_months=0,
-        anchor=anchor,
+        anchor=anchor,  # type: ignore[arg-type]
         benefit_start=start,
-        covered_until=covered_until,
-        no_cover_this_year=start > _year_end(profile.benefit_year),
+        covered_until=until,
+        no_cover_this_year=start > year_end(profile.benefit_year),
+        period=payment.period,
+        period_source=payment.source,  # type: ignore[arg-type]
+        in_period=payment.in_period,
+        exemption=exemption,
     )
 
 
@@ -242,125 +384,208 @@ def _explain_waiting(
     applies: bool,
     months: tuple[int, int, int, int],
     start: dt.date,
+    payment: _Payment,
 ) -> None:
     """The steps of the waiting period: its parts, the repair, the floor and the start."""
-    profile, policy = ctx.profile, ctx.policy
+    profile = ctx.profile
     fixed, variable, total, unrepaired = months
     effective_repair = min(profile.repair_years, breaks)
-    anchor = "payment_date" if outside else "centralized"
-    no_cover = start > _year_end(profile.benefit_year)
+    no_cover = start > year_end(profile.benefit_year)
     if not applies:
-        ctx.step("waiting.none", f"{policy.id} {policy.base_clause}")
+        ctx.reading("waiting.none", "january_anchor", benefit_start=start)
+        return
+    ctx.cited(
+        "waiting.fixed",
+        "waiting.fixed_months",
+        months=fixed,
+        outside_period=outside,
+        break_years=breaks,
+    )
+    ctx.cited(
+        "waiting.variable",
+        "waiting.free_break_years",
+        break_years=breaks,
+        free=ctx.on.free,
+        per_year=ctx.on.per_break,
+        months=variable,
+    )
+    if profile.repair_years:
+        ctx.cited(
+            "waiting.repair",
+            "waiting.repair_months_per_year",
+            requested=profile.repair_years,
+            counted=effective_repair,
+            months=unrepaired - total,
+        )
+    if breaks >= ctx.on.floor_breaks:
+        ctx.cited(
+            "waiting.floor",
+            "waiting.floor_months",
+            break_years=breaks,
+            floor=ctx.on.floor,
+            binding=total == ctx.on.floor,
+        )
+    params = {
+        "anchor": "payment_date" if outside else "centralized",
+        "months": total,
+        "benefit_start": start,
+        "payment_date": payment.day,
+    }
+    if outside:
+        ctx.cited("waiting.start", "waiting.anchor", **params)
     else:
+        ctx.reading("waiting.start", "january_anchor", **params)
+    if no_cover:
         ctx.cited(
-            "waiting.fixed",
+            "waiting.no_cover_this_year",
             "waiting.fixed_months",
-            months=fixed,
-            outside_period=outside,
-            break_years=breaks,
-        )
-        ctx.cited(
-            "waiting.variable",
-            "waiting.free_break_years",
-            break_years=breaks,
-            free=ctx.on.free,
-            per_year=ctx.on.per_break,
-            months=variable,
-        )
-        if profile.repair_years:
-            ctx.cited(
-                "waiting.repair",
-                "waiting.repair_months_per_year",
-                requested=profile.repair_years,
-                counted=effective_repair,
-                months=unrepaired - total,
-            )
-        if breaks >= ctx.on.floor_breaks:
-            ctx.cited(
-                "waiting.floor",
-                "waiting.floor_months",
-                break_years=breaks,
-                floor=ctx.on.floor,
-                binding=total == ctx.on.floor,
-            )
-    if applies:
-        ctx.cited(
-            "waiting.start",
-            "waiting.anchor" if outside else "waiting.fixed_months",
-            anchor=anchor,
-            months=total,
+            benefit_year=profile.benefit_year,
             benefit_start=start,
-            payment_date=profile.payment_date,
         )
-        if no_cover:
-            ctx.cited(
-                "waiting.no_cover_this_year",
-                "waiting.fixed_months",
-                benefit_year=profile.benefit_year,
-                benefit_start=start,
-            )
-        ctx.cited("waiting.break_costs_uncovered", "waiting.fixed_months")
+    ctx.cited("waiting.break_costs_uncovered", "waiting.fixed_months")
 
 
-def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
-    """The waiting period, its anchor, and whether the rule applies at all."""
-    profile, policy = ctx.profile, ctx.policy
-    breaks = break_run(profile)
-    if ctx.explain:  # the other lists serve only the explanation
-        ctx.step(
-            "breaks.counted",
-            f"{policy.id} {policy.base_clause}",
-            break_years=len(breaks),
-            years=breaks,
-            all_break_years=all_break_years(profile),
-            ignored_before_2025=sorted(y for y in profile.coverage if y < FIRST_YEAR),
-        )
+def _explain_breaks(ctx: _Context, breaks: list[int]) -> None:
+    profile = ctx.profile
+    every = all_break_years(profile)
+    ctx.reading(
+        "breaks.counted",
+        "break_run",
+        flag=bool(breaks) and every != breaks,
+        break_years=len(breaks),
+        years=breaks,
+        all_break_years=every,
+        ignored_before_2025=sorted(y for y in profile.coverage if y < FIRST_YEAR),
+    )
+    if any(y < FIRST_YEAR for y in profile.coverage):
+        ctx.reading("breaks.before_2025", "years_before_2025")
     if profile.first_year > FIRST_YEAR:
         ctx.step(
             "breaks.from_birth",
-            f"{policy.id} {policy.base_clause}",
+            f"{ctx.policy.id} {ctx.policy.base_clause}",
             interpretation=True,
             first_year=profile.first_year,
         )
 
-    outside = False
-    if profile.payment_date:
-        period, assumed = _period(ctx)
-        first, last = period_bounds(period, profile.benefit_year)
-        outside = not first <= profile.payment_date <= last
-        if assumed:
-            ctx.step(
-                "payment.period_assumed",
-                policy.cite("payment_period"),
-                interpretation=True,
-                start=first,
-                end=last,
-            )
-        ctx.cited(
-            "payment.outside_period" if outside else "payment.in_period",
-            "payment_period",
-            payment_date=profile.payment_date,
-            start=first,
-            end=last,
-        )
-        if outside and policy.id == "xizang":
+
+def _employee_waiting(ctx: _Context, payment: _Payment) -> Waiting:
+    """Xizang 一(三): flexible workers paying into employee insurance (灵活就业人员参加职工医保).
+
+    New enrolment waits `flexible.wait_months` from the payment; resuming after a gap of
+    `flexible.gap_months` or less has no wait; a longer gap waits again. No variable part.
+    """
+    profile = ctx.profile
+    months = ctx.value("flexible.wait_months")
+    gap = ctx.value("flexible.gap_months")
+    had = profile.left_on is not None or any(
+        profile.kind(y) == "employee" for y in profile.coverage if y < profile.benefit_year
+    )
+    missing: list[str] = []
+    stopped = profile.left_on or max(
+        (d.until for y in profile.coverage if (d := profile.detail(y)) and d.until), default=None
+    )
+    day = payment.day or ctx.day
+    if not had:
+        waits, case = True, "new"
+    elif stopped is not None:
+        waits, case = day > add_months(stopped, gap), "resumed"
+    else:
+        waits, case, missing = True, "gap_unknown", ["left_on"]
+    if profile.payment_date is None:
+        missing.append("payment_date")
+    total = months if waits else 0
+    start = max(ctx.day, add_months(day, total))
+    ctx.cited(
+        "waiting.flexible_worker",
+        "flexible.wait_months",
+        case=case,
+        months=total,
+        gap_months=gap,
+        left_on=stopped,
+        payment_date=day,
+        benefit_start=start,
+    )
+    return Waiting(
+        break_years=0,
+        break_year_list=[],
+        applies=waits,
+        exempt=False,
+        fixed_months=total,
+        variable_months=0,
+        repaired_months=0,
+        total_months=total,
+        anchor="payment_date",
+        benefit_start=start,
+        no_cover_this_year=start > year_end(profile.benefit_year),
+        scheme="employee",
+        period=payment.period,
+        period_source=payment.source,  # type: ignore[arg-type]
+        in_period=payment.in_period,
+        missing=missing,
+    )
+
+
+def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
+    """The waiting period (待遇等待期), and the payment it was worked out from."""
+    profile, policy = ctx.profile, ctx.policy
+    payment = _Payment(ctx)
+    if profile.scheme == "employee":
+        return _employee_waiting(ctx, payment), payment
+    breaks = break_run(profile)
+    if ctx.explain:
+        _explain_breaks(ctx, breaks)
+        payment.explain(ctx)
+        if payment.in_period is not True and policy.id == "xizang":
             ctx.step("xizang.off_period_enrolment", "xizang 一(三)")
 
-    exempt = _exempt(ctx, breaks)
-    if exempt:
-        return exempt, exempt.anchor, False
+    exemption = check_exemption(profile, policy, ctx.day)
+    rule = policy.exempt_groups.get(profile.group) if profile.group else None
+    if exemption is not None and exemption.granted and rule is not None:
+        return _exempt_waiting(ctx, exemption, rule, payment, breaks), payment
+    if exemption is not None and ctx.explain:
+        _explain_exemption(ctx, exemption, rule)
+    # Tianjin 一(四): a switch with a gap over 3 months makes the person a break person.
+    broken = bool(
+        exemption
+        and ctx.value("switch.longer_gap_is_break")
+        and any(c.id == "gap_within_months" and c.holds is False for c in exemption.conditions)
+    )
+    if broken:
+        ctx.cited("waiting.switch_gap_is_break", "switch.longer_gap_is_break")
 
-    applies = outside or bool(breaks)
-    anchor = "payment_date" if outside else "centralized"
+    outside = payment.in_period is not True
+    applies = outside or bool(breaks) or broken
     effective_repair = min(profile.repair_years, len(breaks))
     fixed, variable, total = _months(ctx, len(breaks), effective_repair, applies)
     unrepaired = _months(ctx, len(breaks), 0, applies)[2]
-    start = _start(ctx, total, anchor)
-    no_cover = start > _year_end(profile.benefit_year)
+    start = _start(ctx, total, payment, outside)
+    carried = _carried(ctx)
+    carried_from = None
+    if carried and carried[1] > start:
+        carried_from, start = carried[0], carried[1]
+        ctx.reading("waiting.carried_over", "late_year_carries", year=carried[0], day=carried[1])
     if ctx.explain:
         _explain_waiting(
-            ctx, len(breaks), outside, applies, (fixed, variable, total, unrepaired), start
+            ctx, len(breaks), outside, applies, (fixed, variable, total, unrepaired), start, payment
         )
+    if_in_period = None
+    if payment.in_period is None:
+        alt_applies = bool(breaks) or broken
+        alt_total = _months(ctx, len(breaks), effective_repair, alt_applies)[2]
+        alt_start = _start(ctx, alt_total, payment, False)
+        if carried and carried[1] > alt_start:
+            alt_start = carried[1]
+        if_in_period = Outcome(
+            applies=alt_applies,
+            total_months=alt_total,
+            benefit_start=alt_start,
+            no_cover_this_year=alt_start > year_end(profile.benefit_year),
+        )
+    missing = list(exemption.missing) if exemption else []
+    if payment.in_period is None:
+        missing.append("in_period")
+    if payment.day_missing:
+        missing.append("payment_date")
     waiting = Waiting(
         break_years=len(breaks),
         break_year_list=breaks,
@@ -370,15 +595,22 @@ def _waiting(ctx: _Context) -> tuple[Waiting, str, bool]:
         variable_months=variable,
         repaired_months=unrepaired - total,
         total_months=total,
-        anchor=anchor,
+        anchor="payment_date" if outside else "centralized",
         benefit_start=start,
-        no_cover_this_year=no_cover,
+        no_cover_this_year=start > year_end(profile.benefit_year),
+        period=payment.period,
+        period_source=payment.source,  # type: ignore[arg-type]
+        in_period=payment.in_period,
+        if_in_period=if_in_period,
+        exemption=exemption,
+        missing=missing,
+        carried_from=carried_from,
     )
-    return waiting, anchor, applies
+    return waiting, payment
 
 
-def _repair(ctx: _Context, waiting: Waiting, anchor: str) -> Repair:
-    """Useful repair years (修复年限), each option's wait, start and cost."""
+def _repair(ctx: _Context, waiting: Waiting, payment: _Payment) -> Repair:
+    """Useful repair years (修复年限), each option's wait, start and cost (yuan)."""
     profile = ctx.profile
     breaks = waiting.break_years
     cost_year = (profile.payment_date or profile.today).year
@@ -387,14 +619,19 @@ def _repair(ctx: _Context, waiting: Waiting, anchor: str) -> Repair:
     totals = [_months(ctx, breaks, r, waiting.applies)[2] for r in range(breaks + 1)]
     useful = totals.index(min(totals)) if waiting.applies and not waiting.exempt else 0
     options = []
+    outside = waiting.anchor == "payment_date"
+    # A late-paid year's wait running into this one bounds every option's start.
+    earliest = waiting.benefit_start if waiting.carried_from else None
     for years in range(1, useful + 1):
-        start = _start(ctx, totals[years], anchor)
+        start = _start(ctx, totals[years], payment, outside)
+        if earliest and earliest > start:
+            start = earliest
         options.append(
             RepairOption(
                 years=years,
                 total_months=totals[years],
                 benefit_start=start,
-                no_cover_this_year=start > _year_end(profile.benefit_year),
+                no_cover_this_year=start > year_end(profile.benefit_year),
                 cost=None if cost is None else cost * years,
             )
         )
@@ -440,6 +677,8 @@ class _CapConstants:
         self.needs_paid = values.get("cap.zero_claim_needs_paid_year")
         self.delay = values.get("cap.zero_claim_clear_delay_years")
         self.step = values.get("cap.step")
+        penalty_step = values.get("cap.penalty_step")
+        self.penalty_step = self.step if penalty_step is None else penalty_step
         self.base = values.get("cap.base")
         self.ceiling = self._ceiling(values, "rise")
         self.fall_ceiling = self._ceiling(values, "fall")
@@ -455,7 +694,8 @@ class _CapConstants:
         """(rise, fall, net change, cap) in yuan, each bounded; None where the step is unknown."""
         if self.step is None:
             return None, None, None, None
-        up, down = (continuity + zero) * self.step, penalty * self.step
+        up = (continuity + zero) * self.step
+        down = penalty * (self.penalty_step or self.step)
         rise = up if self.ceiling is None else min(up, self.ceiling)
         fall = down if self.fall_ceiling is None else min(down, self.fall_ceiling)
         net = rise - fall
@@ -512,11 +752,12 @@ def _cap(rules: _CapRules, year: int) -> tuple[Cap, int, int]:
     result = Cap(
         step=step,
         continuity_steps=continuity,
+        continuity_kept_steps=kept,
         zero_claim_steps=zero,
         penalty_steps=penalty,
         continuity=None if step is None else continuity * step,
         zero_claim=None if step is None else zero * step,
-        penalty=None if step is None else penalty * step,
+        penalty=fall,
         rise=rise,
         fall=fall,
         net_change=net,
@@ -525,6 +766,7 @@ def _cap(rules: _CapRules, year: int) -> tuple[Cap, int, int]:
         base=c.base,
         cap=cap,
         zero_claim_cleared=cleared,
+        penalty_step=None if step is None else c.penalty_step,
     )
     return result, kept, run
 
@@ -540,7 +782,7 @@ def _projection(rules: _CapRules, cap: Cap, kept: int, run: int, year: int) -> l
     if step is None:
         return [CapYear(year + ahead, None, None, None, None) for ahead in _AHEAD]
     # As c.amounts(), unrolled: the fall is the same every year ahead.
-    down = cap.penalty_steps * step
+    down = cap.penalty_steps * (c.penalty_step or step)
     fall = down if c.fall_ceiling is None else min(down, c.fall_ceiling)
     years = []
     for ahead in _AHEAD:
@@ -563,47 +805,61 @@ def _projection(rules: _CapRules, cap: Cap, kept: int, run: int, year: int) -> l
 
 
 def _explain_cap(ctx: _Context, cap: Cap) -> None:
-    policy = ctx.policy
+    policy, profile = ctx.policy, ctx.profile
+    if not cap.applies:
+        ctx.cited("cap.resident_only", "cap.step")
+        return
     if cap.base is None:
         ctx.cited("cap.base_unknown", "cap.base")
     else:
         ctx.cited("cap.base", "cap.base", base=cap.base)
     if cap.step is None:
         ctx.cited("cap.step_unknown", "cap.step_minimum", minimum=ctx.value("cap.step_minimum"))
+    # "满4年 ... 之后每连续参保缴费1年": that the first rise comes in 2029 is our reading.
     ctx.cited(
         "cap.continuity",
         "cap.continuity_after_years",
+        interpretation=True,
         steps=cap.continuity_steps,
         amount=cap.continuity,
         after_years=ctx.value("cap.continuity_after_years"),
         step=cap.step,
     )
-    if ctx.value("cap.continuity_kept_on_break"):
-        ctx.cited("cap.continuity_kept", "cap.continuity_kept_on_break")
-    else:
-        ctx.cited(
-            "cap.continuity_restarts",
-            "cap.continuity_kept_on_break",
-            interpretation=policy.id != "xizang",
-        )
+    if any(profile.kind(y) == "employee" for y in range(FIRST_YEAR, profile.benefit_year)):
+        ctx.reading("cap.employee_years_count", "employee_years_count")
+    if cap.penalty_steps:
+        ctx.cited("cap.continuity_restarts", "cap.continuity_restarts_on_break")
+        if ctx.value("cap.continuity_kept_on_break"):
+            ctx.cited(
+                "cap.continuity_kept",
+                "cap.continuity_kept_on_break",
+                kept_steps=cap.continuity_kept_steps,
+                amount=None if cap.step is None else cap.continuity_kept_steps * cap.step,
+            )
     ctx.cited(
         "cap.zero_claim",
         "cap.zero_claim_needs_paid_year",
         steps=cap.zero_claim_steps,
         amount=cap.zero_claim,
         needs_paid_year=ctx.value("cap.zero_claim_needs_paid_year"),
-        years=sorted(ctx.profile.zero_claim_years),
+        years=sorted(profile.zero_claim_years),
     )
     if cap.zero_claim_cleared:
         ctx.cited(
             "cap.zero_claim_cleared",
             "cap.zero_claim_clear_delay_years",
             delay_years=ctx.value("cap.zero_claim_clear_delay_years"),
-            used=sorted(ctx.profile.incentive_used_years),
+            used=sorted(profile.incentive_used_years),
         )
+    earned_fall = None if cap.penalty_step is None else cap.penalty_steps * cap.penalty_step
     if cap.penalty_steps:
         ctx.cited(
-            "cap.penalty", "cap.step", steps=cap.penalty_steps, amount=cap.penalty, step=cap.step
+            "cap.penalty",
+            "cap.penalty_step" if "cap.penalty_step" in policy.parameters else "cap.step",
+            steps=cap.penalty_steps,
+            amount=cap.penalty,
+            earned=earned_fall,
+            step=cap.penalty_step,
         )
     if cap.rise is not None and cap.continuity + cap.zero_claim > cap.rise:
         ctx.cited(
@@ -614,14 +870,14 @@ def _explain_cap(ctx: _Context, cap: Cap) -> None:
             ceiling=cap.ceiling,
             earned=cap.continuity + cap.zero_claim,
         )
-    if cap.fall is not None and cap.penalty > cap.fall:
+    if cap.fall is not None and earned_fall is not None and earned_fall > cap.fall:
         ctx.cited(
             "cap.fall_bounded",
             "cap.fall_ceiling_share"
             if ctx.value("cap.fall_ceiling") is None
             else "cap.fall_ceiling",
             ceiling=cap.fall_ceiling,
-            earned=cap.penalty,
+            earned=earned_fall,
         )
     if cap.ceiling is None:
         ctx.cited(
@@ -629,15 +885,11 @@ def _explain_cap(ctx: _Context, cap: Cap) -> None:
             "cap.rise_ceiling_share",
             share=ctx.value("cap.rise_ceiling_share"),
         )
-    ctx.step(
-        "cap.netted",
-        "xizang 一(三)" if policy.id == "xizang" else policy.cite("cap.step"),
-        interpretation=policy.id != "xizang",
-        rise=cap.rise,
-        fall=cap.fall,
-        net_change=cap.net_change,
-        cap=cap.cap,
-    )
+    params = {"rise": cap.rise, "fall": cap.fall, "net_change": cap.net_change, "cap": cap.cap}
+    if "netting" in policy.readings:
+        ctx.reading("cap.netted", "netting", **params)
+    else:
+        ctx.step("cap.netted", f"{policy.id} {policy.base_clause}", **params)
 
 
 def _outpatient(ctx: _Context) -> Outpatient | None:
@@ -659,29 +911,33 @@ def _outpatient(ctx: _Context) -> Outpatient | None:
     return Outpatient(continuous_years=run, rise=earned)
 
 
-def _newborn(ctx: _Context) -> NewbornFunding | None:
+def _newborn(ctx: _Context, payment: _Payment) -> NewbornFunding | None:
+    """Xizang 一(四): which premiums the medical-aid fund pays for a newborn (最高缴费档次).
+
+    Born in the centralized period: next year's only; born from 1 January to the day before the
+    period opens: this year's and next year's. When the period is unknown, whether the birth
+    year is funded is unknown (None).
+    """
     profile = ctx.profile
-    if (
-        ctx.policy.id != "xizang"
-        or profile.group not in ("newborn", "infant")
-        or not profile.birth_date
-    ):
+    if ctx.policy.id != "xizang" or profile.group != "newborn" or not profile.birth_date:
         return None
     born = profile.birth_date
-    period, assumed = _period(ctx)
-    opens, _ = period_bounds(period, born.year + 1)
-    funded = [born.year + 1] if born >= opens else [born.year, born.year + 1]
-    until = _year_end(born.year + 1)
+    opens = period_bounds(payment.period, born.year + 1)[0] if payment.period else None
+    birth_year = None if opens is None else born < opens
+    funded = [born.year, born.year + 1] if birth_year else [born.year + 1]
+    until = year_end(born.year + 1)
     ctx.step(
         "xizang.newborn_funding",
         "xizang 一(四)",
-        interpretation=assumed,
         birth_date=born,
         period_opens=opens,
         funded_years=funded,
+        birth_year_funded=birth_year,
         covered_until=until,
     )
-    return NewbornFunding(funded_years=funded, covered_from=born, covered_until=until)
+    return NewbornFunding(
+        funded_years=funded, birth_year_funded=birth_year, covered_from=born, covered_until=until
+    )
 
 
 def side_rule_refs(policy: Policy, day: dt.date) -> list[SideRuleRef]:
@@ -717,6 +973,8 @@ def _cap_part(ctx: _Context) -> tuple[Cap, list[CapYear]]:
         rules.unpaid,
         tuple(profile.zero_claim_years),
         tuple(profile.incentive_used_years),
+        profile.scheme,
+        any(profile.kind(y) == "employee" for y in range(FIRST_YEAR, profile.benefit_year)),
     )
     memo = ctx.on.cap_memo
     found = memo.get(key)
@@ -724,8 +982,12 @@ def _cap_part(ctx: _Context) -> tuple[Cap, list[CapYear]]:
         explain, ctx.explain = ctx.explain, True  # kept results carry their steps
         first_step = len(ctx.steps)
         cap, kept, run = _cap(rules, profile.benefit_year)
+        if profile.scheme != "resident":
+            cap = dataclasses.replace(cap, applies=False)
         _explain_cap(ctx, cap)
-        projection = _projection(rules, cap, kept, run, profile.benefit_year)
+        projection = (
+            _projection(rules, cap, kept, run, profile.benefit_year) if cap.applies else []
+        )
         ctx.step(
             "cap.projection",
             ctx.on.cite("cap.continuity_after_years"),
@@ -782,9 +1044,9 @@ def assess(
             benefit_year=profile.benefit_year,
         )
 
-    waiting, anchor, _ = _waiting(ctx)
-    newborn = _newborn(ctx)
-    repair = _repair(ctx, waiting, anchor)
+    waiting, payment = _waiting(ctx)
+    newborn = _newborn(ctx, payment)
+    repair = _repair(ctx, waiting, payment)
     cap, projection = _cap_part(ctx)
     outpatient = _outpatient(ctx)
     return Assessment(

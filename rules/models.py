@@ -15,12 +15,30 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rules.policy import Group
+from rules.policy import Group, Period
 
 FIRST_YEAR = 2025  # 自2025年起: years before never count
 Region = Literal["xizang", "shanxi", "chongqing", "tianjin", "national"]
 REGIONS: tuple[Region, ...] = ("xizang", "shanxi", "chongqing", "tianjin", "national")
 Coverage = Literal["resident", "employee", "none"]
+Kind = Literal["resident", "employee"]
+Scheme = Literal["resident", "employee"]
+
+
+class CoverageDetail(BaseModel):
+    """One year's cover given by date where it matters (revised spec, "Coverage by month").
+
+    `paid_on`: the year was paid late on that day (its own wait may run into the next year);
+    `start`/`until` (JSON `from`/`until`): the day this insurance started or stopped, for the
+    switch-within-3-months rules.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Kind
+    paid_on: dt.date | None = None
+    start: dt.date | None = Field(None, alias="from")
+    until: dt.date | None = None
 GROUPS: tuple[Group, ...] = (
     "newborn",
     "infant",
@@ -40,8 +58,13 @@ class Profile(BaseModel):
 
     region: Region
     benefit_year: int = Field(ge=FIRST_YEAR, le=2100)
-    coverage: dict[int, Coverage] = Field(default_factory=dict)
+    coverage: dict[int, Coverage | CoverageDetail] = Field(default_factory=dict)
     payment_date: dt.date | None = None  # None: paid in the centralized period (集中缴费期)
+    payment_period: Period | None = None  # MM-DD/MM-DD, overrides the region's
+    in_period: bool | None = None  # the person says the payment was inside the announced period
+    scheme: Scheme = "resident"  # the insurance being paid for
+    left_on: dt.date | None = None  # the old insurance (or army service, prison) ended that day
+    continuous_years: int | None = Field(None, ge=0, le=100)  # insured in a row before left_on
     repair_years: int = Field(0, ge=0, le=50)
     group: Group | None = None
     birth_date: dt.date | None = None
@@ -51,7 +74,9 @@ class Profile(BaseModel):
 
     @field_validator("coverage")
     @classmethod
-    def _years_plausible(cls, coverage: dict[int, Coverage]) -> dict[int, Coverage]:
+    def _years_plausible(
+        cls, coverage: dict[int, Coverage | CoverageDetail]
+    ) -> dict[int, Coverage | CoverageDetail]:
         for year in coverage:
             if not 1990 <= year <= 2100:
                 raise ValueError(f"{year} is not a plausible year")
@@ -73,7 +98,26 @@ class Profile(BaseModel):
                 raise ValueError(f"{name}: {late[0]} is not before the benefit year {year}")
         if self.birth_date and self.birth_date.year > year:
             raise ValueError(f"birth_date: {self.birth_date} is after the benefit year {year}")
+        for covered_year, kind in self.coverage.items():
+            paid_on = kind.paid_on if isinstance(kind, CoverageDetail) else None
+            if paid_on and not covered_year - 1 <= paid_on.year <= covered_year + 1:
+                raise ValueError(
+                    f"coverage: {covered_year}: paid_on {paid_on} is not within a year"
+                    f" of {covered_year}"
+                )
+        if self.left_on and self.left_on.year > year:
+            raise ValueError(f"left_on: {self.left_on} is after the benefit year {year}")
         return self
+
+    def kind(self, year: int) -> Coverage:
+        """`resident`, `employee` or `none` for `year` (a year not given is `none`)."""
+        given = self.coverage.get(year, "none")
+        return given.kind if isinstance(given, CoverageDetail) else given
+
+    def detail(self, year: int) -> CoverageDetail | None:
+        """The dated cover of `year`, when it was given as an object."""
+        given = self.coverage.get(year)
+        return given if isinstance(given, CoverageDetail) else None
 
     @property
     def first_year(self) -> int:
@@ -86,7 +130,7 @@ class Profile(BaseModel):
         """Whether `year` had resident or employee insurance; the benefit year counts as paid."""
         if year >= self.benefit_year:
             return True
-        return self.coverage.get(year, "none") != "none"
+        return self.kind(year) != "none"
 
 
 def describe_error(error: ValidationError, whole: str, prefix: str = "") -> str:
@@ -110,6 +154,45 @@ class Step:
     interpretation: bool = False
     since: dt.date | None = None  # the parameter value used is in force from this day
     checked: dt.date | None = None  # last checked against its source
+    source: str | None = None  # for an official reading: who said it, when, where
+
+
+@dataclass(slots=True, kw_only=True)
+class Condition:
+    """One condition of an exemption, checked on the facts: True, False, or None (unknown)."""
+
+    id: str
+    holds: bool | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class Exemption:
+    """Whether the person's group is freed from the waiting period, and on what conditions.
+
+    `named`: the text names the group; `open_list`: the text's list ends with 等 ("and other
+    special groups"), so an unnamed group may still be exempt locally. `missing` names the
+    facts (Profile fields) needed to decide a condition that is unknown.
+    """
+
+    group: str
+    named: bool
+    granted: bool
+    clause: str
+    conditions: list[Condition]
+    missing: list[str]
+    open_list: bool
+    interpretation: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Outcome:
+    """The wait and the start of benefits under one assumption (paid in the period or not)."""
+
+    applies: bool
+    total_months: int
+    benefit_start: dt.date | None
+    no_cover_this_year: bool
 
 
 @dataclass(slots=True, kw_only=True)
@@ -128,6 +211,16 @@ class Waiting:
     benefit_start: dt.date | None
     covered_until: dt.date | None = None
     no_cover_this_year: bool
+    scheme: str = "resident"
+    # The payment: its centralized period (MM-DD/MM-DD, None when unknown), where that came
+    # from, and whether the payment was in it (None: unknown, so both outcomes are given).
+    period: str | None = None
+    period_source: Literal["input", "policy", "person", "none"] = "none"
+    in_period: bool | None = None
+    if_in_period: Outcome | None = None  # when in_period is unknown: the answer had it been in
+    exemption: Exemption | None = None
+    missing: list[str] = field(default_factory=list)  # facts that would settle the answer
+    carried_from: int | None = None  # the year whose late-paid wait runs into this one
 
 
 @dataclass(slots=True, kw_only=True)
@@ -159,11 +252,12 @@ class Cap:
 
     step: int | None
     continuity_steps: int
+    continuity_kept_steps: int  # earned before the latest break and kept
     zero_claim_steps: int
-    penalty_steps: int
+    penalty_steps: int  # break years since 2025: the raw count
     continuity: int | None
     zero_claim: int | None
-    penalty: int | None
+    penalty: int | None  # the fall in yuan, bounded by its ceiling (= fall)
     rise: int | None
     fall: int | None
     net_change: int | None
@@ -172,6 +266,8 @@ class Cap:
     base: int | None
     cap: int | None
     zero_claim_cleared: bool
+    penalty_step: int | None = None
+    applies: bool = True  # False for employee insurance: this cap is resident insurance's
 
 
 @dataclass(slots=True, frozen=True)
@@ -198,6 +294,7 @@ class NewbornFunding:
     """Xizang: which premiums the aid fund pays for a newborn, and the cover it gives."""
 
     funded_years: list[int]
+    birth_year_funded: bool | None  # None: the centralized period is not known
     covered_from: dt.date
     covered_until: dt.date
 

@@ -47,7 +47,7 @@ def _real_period(period: str) -> str:
         try:
             dt.date(2000, month, day)  # a leap year, so that 02-29 passes
         except ValueError:
-            raise ValueError(f"{period!r}: {month:02d}-{day:02d} is not a day of the year") from None
+            raise ValueError(f"{period!r}: {month:02d}-{day:02d} is no day of the year") from None
     if (m1, d1) == (m2, d2):
         raise ValueError(f"{period!r}: the period starts and ends on the same day")
     return period
@@ -84,6 +84,7 @@ PARAMETER_TYPES: dict[str, Any] = {
     "outpatient.rise": Yuan,
     "outpatient.after_years": Years,
     "switch.gap_months": Months,
+    "switch.longer_gap_is_break": bool,
     "newborn.max_days": Annotated[int, Field(ge=1, le=366)],
     "infant.max_months": Months,
     "subsidy.age_women": Annotated[int, Field(ge=16, le=120)],
