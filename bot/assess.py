@@ -31,11 +31,15 @@ def parse_profile(raw: dict[str, Any], today: dt.date, prefix: str = "") -> Prof
 
 
 def _steps_json(
-    steps: list[Any], dumped: list[dict[str, Any]], locale: str, macro: str = "step"
+    steps: list[Any],
+    dumped: list[dict[str, Any]],
+    locale: str,
+    macro: str = "step",
+    template: str = "steps.j2",
 ) -> None:
-    """Give each dumped step its text, placed after its rule and clause."""
+    """Give each dumped step its text (`template`'s `macro`), placed after its rule and clause."""
     for step, out in zip(steps, dumped, strict=True):
-        text = render_macro("steps.j2", macro, locale, step)
+        text = render_macro(template, macro, locale, step)
         rest = {k: v for k, v in out.items() if k not in ("rule", "cite")}
         out.clear()
         out.update(rule=step.rule, cite=step.cite, text=text, **rest)
@@ -77,9 +81,9 @@ class Request:
     def answer(self, policies: PolicySet, locale: str) -> dict[str, Any]:
         data = to_json(assess(self.profile, policies), locale)
         if self.aid is not None:
-            result = assess_aid(self.aid, policies["xizang-aid"], self.profile.today)
+            result = assess_aid(self.aid, policies["xizang-aid"], self.profile.benefit_year)
             data["aid"] = result.model_dump(mode="json")
-            _steps_json(result.steps, data["aid"]["steps"], locale, "aid_step")
+            _steps_json(result.steps, data["aid"]["steps"], locale, "aid_step", "aid_steps.j2")
         if self.side is not None:
             policy = policies[self.profile.region]
             answers = answer_side_rules(self.side, policy, dt.date(self.profile.benefit_year, 1, 1))

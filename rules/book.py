@@ -265,3 +265,27 @@ def unset(policy: Policy, day: dt.date) -> list[str]:
     return [
         name for name, p in policy.parameters.items() if (v := p.at(day)) is None or v.value is None
     ]
+
+
+@dataclass(frozen=True)
+class Book:
+    """What the policy book shows for one policy: its document and each quote's check."""
+
+    policy: Policy
+    today: dt.date
+    document: PolicyText | None
+    # label -> None when the quote was found where it says, else what is wrong; a label that is
+    # absent was not checked (no quote, or no text to check it against).
+    checks: dict[str, str | None]
+    unset: list[str]
+
+
+def book(policy: Policy, today: dt.date, dirs: tuple[Path, ...] = TEXT_DIRS) -> Book:
+    """The policy book of `policy` on `today`, every quote checked against its text."""
+    document = load_text(policy, dirs)
+    checks: dict[str, str | None] = {}
+    if document is not None:
+        for citation in citations(policy):
+            if citation.quote is not None:
+                checks[citation.label] = check_citation(policy, citation, document)
+    return Book(policy, today, document, checks, unset(policy, today))

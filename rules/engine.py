@@ -544,6 +544,14 @@ def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
         return _exempt_waiting(ctx, exemption, rule, payment, breaks), payment
     if exemption is not None and ctx.explain:
         _explain_exemption(ctx, exemption, rule)
+    if profile.group in ("job_change", "veteran") and "individual_part_only" in policy.side_rules:
+        # Chongqing 一(二): joining within 3 months, they pay only the individual part; a price
+        # rule, not an exemption from the wait.
+        ctx.step(
+            "price.individual_part_only",
+            f"{policy.id} {policy.side_rules['individual_part_only'].clause}",
+            months=ctx.value("switch.gap_months"),
+        )
     # Tianjin 一(四): a switch with a gap over 3 months makes the person a break person.
     broken = bool(
         exemption
@@ -553,34 +561,53 @@ def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
     if broken:
         ctx.cited("waiting.switch_gap_is_break", "switch.longer_gap_is_break")
 
-    outside = payment.in_period is not True
-    applies = outside or bool(breaks) or broken
     effective_repair = min(profile.repair_years, len(breaks))
+    carried = _carried(ctx)
+
+    def outcome(outside: bool) -> Outcome:
+        applies = outside or bool(breaks) or broken
+        total = _months(ctx, len(breaks), effective_repair, applies)[2]
+        start = _start(ctx, total, payment, outside)
+        if carried and carried[1] > start:
+            start = carried[1]
+        return Outcome(
+            in_period=not outside,
+            applies=applies,
+            total_months=total,
+            benefit_start=start,
+            no_cover_this_year=start > year_end(profile.benefit_year),
+        )
+
+    # Unknown whether the payment was in the period: answer with the later start, give the other.
+    alternative = None
+    outside = payment.in_period is not True
+    if payment.in_period is None:
+        late, early = outcome(True), outcome(False)
+        if early.benefit_start and late.benefit_start and early.benefit_start > late.benefit_start:
+            late, early = early, late
+        outside, alternative = not late.in_period, early
+    applies = outside or bool(breaks) or broken
     fixed, variable, total = _months(ctx, len(breaks), effective_repair, applies)
     unrepaired = _months(ctx, len(breaks), 0, applies)[2]
-    start = _start(ctx, total, payment, outside)
-    carried = _carried(ctx)
+    start = outcome(outside).benefit_start or ctx.day
     carried_from = None
-    if carried and carried[1] > start:
-        carried_from, start = carried[0], carried[1]
+    if carried and carried[1] >= start and carried[1] > _start(ctx, total, payment, outside):
+        carried_from = carried[0]
         ctx.reading("waiting.carried_over", "late_year_carries", year=carried[0], day=carried[1])
     if ctx.explain:
         _explain_waiting(
             ctx, len(breaks), outside, applies, (fixed, variable, total, unrepaired), start, payment
         )
-    if_in_period = None
-    if payment.in_period is None:
-        alt_applies = bool(breaks) or broken
-        alt_total = _months(ctx, len(breaks), effective_repair, alt_applies)[2]
-        alt_start = _start(ctx, alt_total, payment, False)
-        if carried and carried[1] > alt_start:
-            alt_start = carried[1]
-        if_in_period = Outcome(
-            applies=alt_applies,
-            total_months=alt_total,
-            benefit_start=alt_start,
-            no_cover_this_year=alt_start > year_end(profile.benefit_year),
-        )
+        if alternative is not None:
+            ctx.cited(
+                "waiting.alternative",
+                "payment_period",
+                in_period=alternative.in_period,
+                applies=alternative.applies,
+                months=alternative.total_months,
+                benefit_start=alternative.benefit_start,
+                benefit_year=profile.benefit_year,
+            )
     missing = list(exemption.missing) if exemption else []
     if payment.in_period is None:
         missing.append("in_period")
@@ -601,7 +628,7 @@ def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
         period=payment.period,
         period_source=payment.source,  # type: ignore[arg-type]
         in_period=payment.in_period,
-        if_in_period=if_in_period,
+        alternative=alternative,
         exemption=exemption,
         missing=missing,
         carried_from=carried_from,

@@ -124,6 +124,8 @@ def _continuous_years(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[
         return profile.continuous_years >= need, values, []
     stopped = facts.stopped_on()
     year = stopped.year if stopped else facts.rejoin.year - 1
+    if year not in profile.coverage:  # the part-year before the stop is not a full year
+        year -= 1
     count = 0
     while profile.kind(year) != "none":
         count, year = count + 1, year - 1

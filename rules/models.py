@@ -189,6 +189,7 @@ class Exemption:
 class Outcome:
     """The wait and the start of benefits under one assumption (paid in the period or not)."""
 
+    in_period: bool
     applies: bool
     total_months: int
     benefit_start: dt.date | None
@@ -217,7 +218,8 @@ class Waiting:
     period: str | None = None
     period_source: Literal["input", "policy", "person", "none"] = "none"
     in_period: bool | None = None
-    if_in_period: Outcome | None = None  # when in_period is unknown: the answer had it been in
+    # When in_period is unknown the answer is the later of the two starts; this is the other.
+    alternative: Outcome | None = None
     exemption: Exemption | None = None
     missing: list[str] = field(default_factory=list)  # facts that would settle the answer
     carried_from: int | None = None  # the year whose late-paid wait runs into this one

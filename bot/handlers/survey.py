@@ -290,7 +290,7 @@ async def show_aid(message: Message, state: FSMContext, ctx: Context, locale: st
             "family_income": answers.get("aid_income"),
         }
     )
-    result = assess_aid(aid, ctx.policies["xizang-aid"], ctx.today)
+    result = assess_aid(aid, ctx.policies["xizang-aid"], int(answers["benefit_year"]))
     await state.update_data(mode="aid_result", q=None)
     await message.answer(
         render("aid_result.j2", locale, r=result), reply_markup=keyboards.after_detail(locale)
