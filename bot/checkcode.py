@@ -80,7 +80,7 @@ def encode(profile: Profile, assessment: Assessment) -> str:
     engine, _, digest = assessment.rules_version.partition("-")
     coverage = 0
     for i in range(_YEARS):
-        coverage |= _KINDS.index(profile.coverage.get(FIRST_YEAR + i, "none")) << (2 * i)
+        coverage |= _KINDS.index(profile.kind(FIRST_YEAR + i)) << (2 * i)
     group = 0 if profile.group is None else GROUPS.index(profile.group) + 1
     net = assessment.cap.net_change
     body = _LAYOUT.pack(

@@ -1,4 +1,4 @@
-"""The `yibao` command: the assistant in a terminal, the bot's transports, and `assess`."""
+"""The `yibao` command: the assistant in a terminal, the bot's transports, `assess` and `policy`."""
 
 from __future__ import annotations
 
@@ -103,6 +103,26 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_show(args: argparse.Namespace) -> int:
+    """`yibao policy show REGION`: the policy book, every value beside the words it encodes."""
+    from bot.render import render
+    from rules.book import book
+
+    try:
+        policies = load_policies(args.overrides)
+    except PolicyError as error:
+        print(f"yibao policy show: POLICY_OVERRIDES: {error}", file=sys.stderr)
+        return 2
+    if args.region not in policies:
+        known = ", ".join(policies)
+        print(
+            f"yibao policy show: unknown region {args.region!r} (known: {known})", file=sys.stderr
+        )
+        return 2
+    print(render("policy_book.j2", args.locale, b=book(policies[args.region], dt.date.today())))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yibao", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
     explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     explain.set_defaults(handler=_explain)
+    policy = commands.add_parser("policy", help="the policy documents as encoded")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    show = policy_commands.add_parser(
+        "show", help="print a policy's book: each value with its clause and the words it encodes"
+    )
+    show.add_argument("region", help="xizang, shanxi, chongqing, tianjin, national or xizang-aid")
+    show.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
+    show.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
+    show.set_defaults(handler=_policy_show)
     from bot.campaign.cli import add_cli as add_stats
     from bot.ledger import add_cli as add_batch
     from bot.poster import add_cli as add_poster

@@ -102,12 +102,15 @@ def break_years_asked(answers: Answers) -> tuple[str, ...]:
 
 
 def exempt(answers: Answers, ctx: Context) -> bool:
-    """Whether the chosen group is exempt from waiting in the chosen region."""
+    """Whether the answers so far make the person exempt from waiting: the group is named by
+    the region's text and every condition of it holds on the facts given (rules.exemptions)."""
     group = answers.get("group")
-    region = answers.get("region")
-    return bool(
-        group and group != "none" and region and group in ctx.policies[region].exempt_groups
-    )
+    if not group or group == "none" or not answers.get("region"):
+        return False
+    try:
+        return evaluate(answers, ctx).waiting.exempt
+    except (ValueError, KeyError):
+        return False
 
 
 def paid_years(answers: Answers) -> list[int]:

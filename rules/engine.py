@@ -244,14 +244,15 @@ def _start(ctx: _Context, months: int, payment: _Payment, outside: bool) -> dt.d
     """The day benefits start after `months` of waiting (ISO date).
 
     Outside the period the wait runs from the payment; in it, from 1 January of the benefit year
-    (a reading), or from the payment when that falls in the benefit year itself (an extended
-    period: no cover is assumed before the payment).
+    (a reading; 咸宁市医疗保障局 states 1 April for a 2025 break whenever 2026 was paid in its
+    period, which ran to 2026-02-28). With no wait, a payment made in the benefit year itself
+    (an extended period) covers from that day: no cover is assumed before the payment.
     """
     year_start = ctx.day
     if outside:
         return max(year_start, add_months(payment.day, months))
-    if payment.day and payment.day > year_start:
-        return add_months(payment.day, months)
+    if not months and payment.day and payment.day > year_start:
+        return payment.day
     return add_months(year_start, months)
 
 

@@ -55,7 +55,7 @@ NATIONAL_UNCHECKED = {
     "parameters.cap.penalty_step": "set by each province; no value",
     "parameters.newborn.max_days": "source: 国办发〔2024〕38号 (our interpretation)",
     "parameters.cap.zero_claim_needs_paid_year": "source: 国办发〔2024〕38号 (our interpretation)",
-    "parameters.cap.zero_claim_clear_delay_years": "source: 国办发〔2024〕38号 (our interpretation)",
+    "parameters.cap.zero_claim_clear_delay_years": "source: 国办发〔2024〕38号 (interpretation)",
     "exempt_groups.newborn": "cites the whole guideline, which is not among the documents",
     "side_rules.provinces_decide": "cites the whole guideline, which is not among the documents",
     "exempt_list_quote": "the guideline's 除新生儿等特殊群体外, not among the documents",
@@ -227,7 +227,8 @@ def test_the_document_number_cites_the_whole_text() -> None:
 
 
 def test_normalising_drops_white_space_and_one_width_of_punctuation() -> None:
-    assert normalise("第 一 类 、（含）\n95％，") == normalise("第一类,(含)95%,") == "第一类,(含)95%,"
+    assert normalise("第 一 类 、（含）\n95％，") == normalise("第一类,(含)95%,")
+    assert normalise("（三）：；") == "(三):;"
     assert normalise("４０００") != normalise("4000")  # digits are compared as written
 
 

@@ -122,3 +122,27 @@ def test_there_are_at_least_80_cases_across_every_region() -> None:
         for _, defaults, case in (p.values for p in params)
     }
     assert regions == {"xizang", "shanxi", "chongqing", "tianjin", "national"}
+
+
+def test_every_official_example_names_its_publisher_date_and_title() -> None:
+    data = yaml.safe_load((CASES / "official.yaml").read_text(encoding="utf-8"))
+    assert len(data["cases"]) >= 10
+    for case in data["cases"]:
+        source = case.get("source") or {}
+        assert source.get("publisher") and source.get("title"), case["name"]
+        assert "date" in source, case["name"]
+
+
+def test_a_kept_reward_is_flagged_as_an_official_reading_with_its_source(policies) -> None:
+    given = {
+        "region": "xizang",
+        "benefit_year": 2033,
+        "coverage": {str(y): "resident" for y in range(2025, 2031)} | {"2031": "none"},
+    }
+    result = json.loads(run_assess(json.dumps(given), policies, dt.date(2026, 11, 23)))
+    kept = next(s for s in result["steps"] if s["rule"] == "cap.continuity_kept")
+    assert kept["interpretation"] is True
+    assert "2025年11月12日" in kept["source"]
+    assert result["cap"]["continuity_kept_steps"] == 2
+    restarts = next(s for s in result["steps"] if s["rule"] == "cap.continuity_restarts")
+    assert restarts["interpretation"] is False  # 连续参保缴费年数重新计算 is the text's own

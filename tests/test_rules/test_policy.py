@@ -98,3 +98,28 @@ def test_bad_overrides_name_the_key(tmp_path: Path, content: str, match: str) ->
     overrides.write_text(content, encoding="utf-8")
     with pytest.raises(PolicyError, match=match):
         load_policies(overrides)
+
+
+def test_an_override_cannot_blank_a_value_the_engine_needs(tmp_path: Path) -> None:
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("xizang:\n  waiting.fixed_months: null\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as error:
+        load_policies(overrides)
+    message = str(error.value)
+    assert str(overrides) in message and "waiting.fixed_months" in message and "null" in message
+
+
+@pytest.mark.parametrize("period", ["02-30/13-45", "9-1/12-31", "13-01/12-31", "09-01/09-01"])
+def test_a_payment_period_that_names_no_real_day_is_refused(tmp_path: Path, period: str) -> None:
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text(f'xizang:\n  payment_period: "{period}"\n', encoding="utf-8")
+    with pytest.raises(PolicyError) as error:
+        load_policies(overrides)
+    assert "payment_period" in str(error.value) and str(overrides) in str(error.value)
+
+
+def test_a_period_running_into_the_benefit_year_ends_in_it() -> None:
+    from rules.policy import period_bounds
+
+    assert period_bounds("10-15/02-28", 2026) == (dt.date(2025, 10, 15), dt.date(2026, 2, 28))
+    assert period_bounds("09-01/02-29", 2025) == (dt.date(2024, 9, 1), dt.date(2025, 2, 28))
