@@ -138,7 +138,9 @@ def describe_error(error: ValidationError, whole: str, prefix: str = "") -> str:
     input when no field is at fault. A model-level check names its field itself, "field: why"."""
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
-    field = ".".join(str(part) for part in first["loc"])
+    # A union's branch is named in the location (`literal[...]`, a model name): not a field.
+    parts = [p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p[:1].isupper()))]
+    field = ".".join(str(part) for part in parts)
     if not field and ": " in message:
         field, message = message.split(": ", 1)
     return f"{prefix}{field or whole}: {message}"
