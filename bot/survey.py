@@ -96,9 +96,14 @@ def _benefit_years(answers: Answers, ctx: Context) -> tuple[str, ...]:
 
 
 def break_years_asked(answers: Answers) -> tuple[str, ...]:
-    """The years whose payment the person is asked about: 2025 to the year before."""
+    """The years whose payment the person is asked about: 2025 (or, for a baby, the year after
+    birth: 出生当年不缴费) to the year before the benefit year."""
     year = int(answers.get("benefit_year", FIRST_YEAR))
-    return tuple(str(y) for y in range(FIRST_YEAR, year))
+    first = FIRST_YEAR
+    born = answers.get("birth_date")
+    if born and answers.get("group") in ("newborn", "infant"):
+        first = max(first, dt.date.fromisoformat(born).year + 1)
+    return tuple(str(y) for y in range(first, year))
 
 
 def exempt(answers: Answers, ctx: Context) -> bool:

@@ -94,7 +94,10 @@ async def test_a_card_holds_a_code_that_reproduces_the_answer() -> None:
 
 def test_a_code_from_older_rules_says_what_differs(tmp_path: Path) -> None:
     overrides = tmp_path / "older.yaml"
-    overrides.write_text("xizang:\n  waiting.fixed_months: 4\n  cap.step: 5000\n", encoding="utf-8")
+    overrides.write_text(
+        "xizang:\n  waiting.fixed_months: 4\n  cap.step: 5000\n  cap.penalty_step: 5000\n",
+        encoding="utf-8",
+    )
     older = load_policies(overrides)
     profile = Profile(region="xizang", benefit_year=2027, today=dt.date(2026, 11, 23))
     code = encode(profile, assess(profile, older))

@@ -52,6 +52,7 @@ def assess(answers: Answers, today: dt.date = TODAY, policies: PolicySet = POLIC
                 "insurance": "none",
                 "group": "newborn",
                 "birth_date": "2026-11-01",
+                "payment": "2026-12-01",  # within 90 days of birth (shanxi 一(四))
             },
             ["exempt", "answers"],  # net change 0: neither up nor down
         ),
