@@ -73,6 +73,10 @@ class Request:
         raw = dict(raw)
         aid, side = raw.pop("aid", None), raw.pop("side", None)
         self.profile = parse_profile(raw, today, prefix)
+        if self.profile.scheme == "employee" and self.profile.region != "xizang":
+            raise InputError(
+                f"{prefix}scheme: employee-insurance waiting rules are encoded for xizang only"
+            )
         if aid is not None and self.profile.region != "xizang":
             raise InputError(f"{prefix}aid: medical-aid rules are encoded for xizang only")
         self.aid = None if aid is None else _validate(AidProfile, aid, f"{prefix}aid.")

@@ -1055,10 +1055,13 @@ def assess(
     """Assess one profile against its region's policy.
 
     With explain=False the answer has the same figures and no steps: for ledgers, which show
-    no reasons, and skip the cost of writing them.
+    no reasons, and skip the cost of writing them. Raises ValueError for employee insurance
+    (`scheme`) in a region whose text gives it no waiting rule (all but xizang 一(三)).
     """
     policies = policies if policies is not None else load_policies()
     policy = policies[profile.region]
+    if profile.scheme == "employee" and "flexible.wait_months" not in policy.parameters:
+        raise ValueError(f"scheme: {policy.id} gives no waiting rule for employee insurance")
     ctx = _Context(policy, profile, explain)
     if policy.draft:
         ctx.step("document.draft", f"{policy.id} {policy.base_clause}", title=policy.title)

@@ -136,7 +136,9 @@ class Profile(BaseModel):
 def describe_error(error: ValidationError, whole: str, prefix: str = "") -> str:
     """One line naming the first invalid field and what is wrong with it; `whole` names the
     input when no field is at fault. A model-level check names its field itself, "field: why"."""
-    first = error.errors()[0]
+    # Of a union's failed branches, the one that got deepest into the input says most.
+    errors = error.errors()
+    first = max(errors, key=lambda e: (len(e["loc"]), -errors.index(e)))
     message = first["msg"].removeprefix("Value error, ")
     # A union's branch is named in the location (`literal[...]`, a model name): not a field.
     parts = [p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p[:1].isupper()))]

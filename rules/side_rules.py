@@ -25,6 +25,12 @@ class SideQuestions(BaseModel):
     age: int | None = Field(None, ge=0, le=130)
     spouse: Literal["resident", "employee_short", "employee", "uninsured"] | None = None
     husband_months: int | None = Field(None, ge=0, le=600)  # chongqing maternity
+    # xizang 一(二): groups whose resident premium the aid fund subsidises (分类资助)
+    border_resident: bool | None = None
+    aid_recipient: bool | None = None
+    monastic_honoured: bool | None = None  # monks and nuns honoured under the 四条标准
+    new_student: bool | None = None  # xizang 一(一): a freshman of a university or technical school
+    old_outpatient_incentive: bool | None = None  # tianjin 一(二): qualified under the old policy
 
 
 class SideAnswer(BaseModel):
@@ -33,6 +39,8 @@ class SideAnswer(BaseModel):
     id: str
     cite: str
     values: dict[str, Any]
+    interpretation: bool = False
+    reason: str | None = None
 
 
 def answer_side_rules(questions: SideQuestions, policy: Policy, day: dt.date) -> list[SideAnswer]:
@@ -44,8 +52,15 @@ def answer_side_rules(questions: SideQuestions, policy: Policy, day: dt.date) ->
         return policy.get(name, day)
 
     def add(rule_id: str, **values: Any) -> None:
+        rule = rules[rule_id]
         answers.append(
-            SideAnswer(id=rule_id, cite=f"{policy.id} {rules[rule_id].clause}", values=values)
+            SideAnswer(
+                id=rule_id,
+                cite=f"{policy.id} {rule.clause}",
+                values=values,
+                interpretation=rule.interpretation,
+                reason=rule.reason,
+            )
         )
 
     q = questions
@@ -94,5 +109,36 @@ def answer_side_rules(questions: SideQuestions, policy: Policy, day: dt.date) ->
             choice, share = "maternity_insurance_share", value("maternity.uninsured_spouse_share")
         else:
             choice, share = "own_insurance", 1.0
-        add("maternity_choice", choice=choice, share=share, allowance_included=False)
+        # The draft leaves the start date blank (自****年**月起): not yet in force on a known day.
+        add(
+            "maternity_choice",
+            choice=choice,
+            share=share,
+            allowance_included=False,
+            start_date_known=False,
+        )
+    subsidy_facts = (q.border_resident, q.aid_recipient, q.monastic_honoured)
+    if "premium_subsidy" in rules and (
+        (q.sex and q.age is not None) or any(f is not None for f in subsidy_facts)
+    ):
+        older = q.sex is not None and q.age is not None and q.age >= value(
+            "subsidy.age_women" if q.sex == "female" else "subsidy.age_men"
+        )
+        named = [
+            name
+            for name, fact in (
+                ("older", older),
+                ("aid_recipient", q.aid_recipient),
+                ("border_resident", q.border_resident),
+                ("monastic_honoured", q.monastic_honoured),
+            )
+            if fact
+        ]
+        # The text names the groups and says the subsidy is "by category"; the amounts are the
+        # region's to set, so none is given here.
+        add("premium_subsidy", may_apply=bool(named), groups=named, amount=None)
+    if "student_lump_sum" in rules and q.new_student is not None:
+        add("student_lump_sum", lump_sum_allowed=q.new_student, top_up_if_standard_rises=False)
+    if "old_incentive_kept" in rules and q.old_outpatient_incentive is not None:
+        add("old_incentive_kept", continues=q.old_outpatient_incentive, while_paid_normally=True)
     return answers

@@ -109,6 +109,16 @@ def test_step_texts_are_in_english_by_default() -> None:
             "[1].benefit_year:",
         ),
         ('{"region": "tianjin", "benefit_year": 2027, "aid": {"class": 1}}', "aid:"),
+        ('{"region": "shanxi", "benefit_year": 2027, "scheme": "employee"}', "scheme:"),
+        (
+            '{"region": "xizang", "benefit_year": 2027, "payment_period": "02-30/13-45"}',
+            "payment_period:",
+        ),
+        (
+            '{"region": "xizang", "benefit_year": 2027, "coverage": {"2026": {"kind": "none"}}}',
+            "coverage.2026.kind:",
+        ),
+        ('{"region": "xizang", "benefit_year": 2027, "left_on": "2029-01-01"}', "left_on:"),
         ("not json", "input:"),
     ],
 )

@@ -104,6 +104,11 @@ def test_case(document: str, defaults: dict[str, Any], case: dict[str, Any], pol
         assert rule in rules, f"step {rule} missing; steps: {rules}"
     for rule in case.get("absent", []):
         assert rule not in rules, f"step {rule} should not be there"
+    steps = {s["rule"]: s for s in [*result["steps"], *result.get("aid", {}).get("steps", [])]}
+    for rule in case.get("flagged", []):
+        assert steps[rule]["interpretation"] is True, f"step {rule} is not flagged as a reading"
+    for rule in case.get("unflagged", []):
+        assert steps[rule]["interpretation"] is False, f"step {rule} is flagged, the text says it"
     for cite in case.get("cites", []):
         assert cite in _cites(result), f"{cite} not cited; cited: {sorted(_cites(result))}"
     assert all(s["text"] and s["text"] != s["rule"] for s in result["steps"]), "a step has no text"
