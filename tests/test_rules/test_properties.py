@@ -16,28 +16,76 @@ POLICIES = load_policies()
 TODAY = dt.date(2026, 11, 23)
 
 
+PERIODS = (None, "09-01/12-31", "10-15/02-28", "11-01/12-20")
+
+
+@st.composite
+def coverage_of(draw: st.DrawFn, year: int) -> object:
+    kind = draw(st.sampled_from(["resident", "employee", "none"]))
+    if kind == "none" or not draw(st.booleans()):
+        return kind
+    detail: dict[str, object] = {"kind": kind}
+    if draw(st.booleans()):
+        detail["paid_on"] = draw(st.dates(dt.date(year - 1, 1, 1), dt.date(year, 12, 31)))
+    if draw(st.booleans()):
+        detail["until"] = draw(st.dates(dt.date(year, 1, 1), dt.date(year, 12, 31)))
+    return detail
+
+
 @st.composite
 def profiles(draw: st.DrawFn, with_group: bool = True) -> Profile:
     year = draw(st.integers(2025, 2045))
-    coverage = {
-        y: draw(st.sampled_from(["resident", "employee", "none"])) for y in range(2025, year)
-    }
+    coverage = {y: draw(coverage_of(y)) for y in range(2025, year)}
     covered = [y for y, kind in coverage.items() if kind != "none"]
     zero = draw(st.lists(st.sampled_from(covered), unique=True)) if covered else []
     others = [y for y in covered if y not in zero]
     used = draw(st.lists(st.sampled_from(others), unique=True, max_size=2)) if others else []
     payment = draw(st.none() | st.dates(dt.date(year - 1, 1, 1), dt.date(year, 12, 31)))
-    return Profile(
-        region=draw(st.sampled_from(REGIONS)),
-        benefit_year=year,
-        coverage=coverage,
-        payment_date=payment,
-        repair_years=draw(st.integers(0, 25)),
-        group=draw(st.none() | st.sampled_from(GROUPS)) if with_group else None,
-        zero_claim_years=zero,
-        incentive_used_years=used,
-        today=TODAY,
+    return Profile.model_validate(
+        {
+            "region": draw(st.sampled_from(REGIONS)),
+            "benefit_year": year,
+            "coverage": coverage,
+            "payment_date": payment,
+            "payment_period": draw(st.sampled_from(PERIODS)),
+            "in_period": draw(st.sampled_from((None, None, True, False))),
+            "repair_years": draw(st.integers(0, 25)),
+            "group": draw(st.none() | st.sampled_from(GROUPS)) if with_group else None,
+            "birth_date": draw(st.none() | st.dates(dt.date(2023, 1, 1), dt.date(year, 12, 31))),
+            "left_on": draw(st.none() | st.dates(dt.date(2024, 1, 1), dt.date(year, 12, 31))),
+            "continuous_years": draw(st.none() | st.integers(0, 6)),
+            "zero_claim_years": zero,
+            "incentive_used_years": used,
+            "today": TODAY,
+        }
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(profiles())
+def test_an_exemption_is_granted_only_when_every_condition_holds(profile: Profile) -> None:
+    waiting = assess(profile, POLICIES).waiting
+    exemption = waiting.exemption
+    if waiting.exempt:
+        assert exemption is not None and exemption.named
+        assert all(c.holds is True for c in exemption.conditions)
+        assert not exemption.missing
+    if exemption is not None and exemption.missing:
+        assert not waiting.exempt
+        assert set(exemption.missing) <= set(waiting.missing)
+
+
+@settings(max_examples=400, deadline=None)
+@given(profiles(with_group=False))
+def test_an_unknown_period_gives_both_outcomes_the_later_first(profile: Profile) -> None:
+    waiting = assess(profile, POLICIES).waiting
+    if waiting.in_period is None:
+        assert waiting.alternative is not None and "in_period" in waiting.missing
+        assert waiting.alternative.in_period != (waiting.anchor == "centralized")
+        assert waiting.alternative.benefit_start <= waiting.benefit_start
+    else:
+        assert waiting.alternative is None
+    assert waiting.benefit_start >= dt.date(profile.benefit_year, 1, 1) or waiting.exempt
 
 
 @settings(max_examples=400, deadline=None)
