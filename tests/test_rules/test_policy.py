@@ -123,3 +123,16 @@ def test_a_period_running_into_the_benefit_year_ends_in_it() -> None:
 
     assert period_bounds("10-15/02-28", 2026) == (dt.date(2025, 10, 15), dt.date(2026, 2, 28))
     assert period_bounds("09-01/02-29", 2025) == (dt.date(2024, 9, 1), dt.date(2025, 2, 28))
+
+
+def test_every_interpretation_says_why() -> None:
+    for policy in load_policies().values():
+        for name, parameter in policy.parameters.items():
+            if parameter.interpretation:
+                assert parameter.reason, f"{policy.id}.{name} is a reading with no reason"
+        for group, rule in policy.exempt_groups.items():
+            if rule.interpretation:
+                assert rule.reason, f"{policy.id} exempt group {group} has no reason"
+        for rule_id, rule in policy.side_rules.items():
+            if rule.interpretation:
+                assert rule.reason, f"{policy.id} side rule {rule_id} has no reason"
