@@ -146,6 +146,8 @@ def assess_aid(profile: AidProfile, policy: Policy, benefit_year: int) -> AidRes
         step(
             "aid.identities",
             "aid.premium_full_classes",
+            # 就高不就低 is said of the premium subsidy only; for the aid share it is our reading.
+            interpretation=True,
             classes=classes,
             aid_class=cls,
             returned_to_poverty=profile.returned_to_poverty,
@@ -165,6 +167,7 @@ def assess_aid(profile: AidProfile, policy: Policy, benefit_year: int) -> AidRes
     step(
         "aid.premium",
         "aid.premium_own_share" if subsidised and not full else "aid.premium_full_classes",
+        interpretation=not subsidised,  # the text is silent on class 5's premium
         aid_class=cls,
         full=full,
         subsidised=subsidised,

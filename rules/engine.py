@@ -425,6 +425,7 @@ def _explain_waiting(
             break_years=breaks,
             floor=ctx.on.floor,
             binding=total == ctx.on.floor,
+            in_principle="floor_in_principle" in ctx.policy.readings,  # 原则上不少于6个月
         )
     params = {
         "anchor": "payment_date" if outside else "centralized",
@@ -443,7 +444,10 @@ def _explain_waiting(
             benefit_year=profile.benefit_year,
             benefit_start=start,
         )
-    ctx.cited("waiting.break_costs_uncovered", "waiting.fixed_months")
+    if "waiting.break_costs_uncovered" in ctx.policy.parameters:
+        ctx.cited("waiting.break_costs_uncovered", "waiting.break_costs_uncovered")
+    else:  # true of any uninsured time, but this text does not say it in words
+        ctx.step("waiting.break_costs_uncovered", None, interpretation=True)
 
 
 def _explain_breaks(ctx: _Context, breaks: list[int]) -> None:
@@ -534,6 +538,8 @@ def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
         return _employee_waiting(ctx, payment), payment
     breaks = break_run(profile)
     if ctx.explain:
+        if "provinces_decide" in policy.side_rules:
+            ctx.step("waiting.provinces_decide", policy.cite("waiting.fixed_months"))
         _explain_breaks(ctx, breaks)
         payment.explain(ctx)
         if payment.in_period is not True and policy.id == "xizang":
@@ -864,9 +870,13 @@ def _explain_cap(ctx: _Context, cap: Cap) -> None:
                 kept_steps=cap.continuity_kept_steps,
                 amount=None if cap.step is None else cap.continuity_kept_steps * cap.step,
             )
+    # Whether a later break ends the credit of a zero-claim year the texts do not say.
+    unpaid = [y for y in range(profile.first_year, profile.benefit_year) if not profile.covered(y)]
+    across_break = any(z < u for z in profile.zero_claim_years for u in unpaid)
     ctx.cited(
         "cap.zero_claim",
         "cap.zero_claim_needs_paid_year",
+        interpretation=bool(cap.zero_claim_steps) and across_break,
         steps=cap.zero_claim_steps,
         amount=cap.zero_claim,
         needs_paid_year=ctx.value("cap.zero_claim_needs_paid_year"),
@@ -913,6 +923,12 @@ def _explain_cap(ctx: _Context, cap: Cap) -> None:
             "cap.rise_ceiling_share",
             share=ctx.value("cap.rise_ceiling_share"),
         )
+    if cap.fall_ceiling is None and ctx.value("cap.fall_ceiling_share") is not None:
+        ctx.cited(
+            "cap.fall_ceiling_unknown",
+            "cap.fall_ceiling_share",
+            share=ctx.value("cap.fall_ceiling_share"),
+        )
     params = {"rise": cap.rise, "fall": cap.fall, "net_change": cap.net_change, "cap": cap.cap}
     if "netting" in policy.readings:
         ctx.reading("cap.netted", "netting", **params)
@@ -929,9 +945,11 @@ def _outpatient(ctx: _Context) -> Outpatient | None:
     while year >= profile.first_year and profile.covered(year):
         run, year = run + 1, year - 1
     earned = rise if run >= ctx.value("outpatient.after_years") else 0
+    # The same readings as the cap's: the first rise after 2025-2028, employee years counted.
     ctx.cited(
         "outpatient.rise",
         "outpatient.rise",
+        interpretation=True,
         continuous_years=run,
         rise=earned,
         after_years=ctx.value("outpatient.after_years"),
@@ -1067,13 +1085,15 @@ def assess(
         ctx.step("document.draft", f"{policy.id} {policy.base_clause}", title=policy.title)
     within = ctx.on.within
     if not within:
-        ctx.step(
-            "document.outside_validity",
-            f"{policy.id} {policy.base_clause}",
-            valid_from=policy.valid_from,
-            valid_until=policy.valid_until,
-            benefit_year=profile.benefit_year,
-        )
+        params = {
+            "valid_from": policy.valid_from,
+            "valid_until": policy.valid_until,
+            "benefit_year": profile.benefit_year,
+        }
+        if "validity_end" in policy.readings:
+            ctx.reading("document.outside_validity", "validity_end", **params)
+        else:
+            ctx.step("document.outside_validity", f"{policy.id} {policy.base_clause}", **params)
 
     waiting, payment = _waiting(ctx)
     newborn = _newborn(ctx, payment)

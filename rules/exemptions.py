@@ -97,8 +97,8 @@ def _under_one_year(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[st
     missing = [name for name, fact in (("birth_date", born), ("payment_date", paid)) if not fact]
     if missing or born is None or paid is None:
         return None, {"max_months": months}, missing
-    until = add_months(born, months)
-    return born <= paid < until, {"max_months": months, "until": until}, []
+    until = add_months(born, months)  # 一周岁以内: the first birthday itself is within
+    return born <= paid <= until, {"max_months": months, "until": until}, []
 
 
 def _gap_within_months(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
@@ -106,8 +106,10 @@ def _gap_within_months(facts: _Facts) -> tuple[bool | None, dict[str, Any], list
     values: dict[str, Any] = {"gap_months": months, "rejoined": facts.rejoin}
     stopped = facts.stopped_on()
     if stopped is not None:
+        # `left_on` is the last day insured: the gap starts the next day.
         values["left_on"] = stopped
-        return stopped <= facts.rejoin <= add_months(stopped, months), values, []
+        within = facts.rejoin <= add_months(stopped + dt.timedelta(days=1), months)
+        return within, values, []
     latest = facts.stopped_by()
     if latest is not None and facts.rejoin > add_months(latest, months):
         values["left_by"] = latest
@@ -152,6 +154,14 @@ def _declared(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
     return True, {"declared": True}, []
 
 
+# The parameters each condition reads: a reading among them makes the exemption a reading.
+_PARAMETERS = {
+    "within_days_of_birth": ("newborn.max_days",),
+    "under_one_year": ("infant.max_months",),
+    "gap_within_months": ("switch.gap_months",),
+    "continuous_years": ("switch.min_continuous_years",),
+}
+
 _CHECKS: dict[str, Callable[[_Facts], tuple[bool | None, dict[str, Any], list[str]]]] = {
     "within_days_of_birth": _within_days_of_birth,
     "newborn_cover": _newborn_cover,
@@ -180,7 +190,7 @@ def check_exemption(profile: Profile, policy: Policy, day: dt.date) -> Exemption
             group=group,
             named=False,
             granted=False,
-            clause=f"{policy.id} {policy.base_clause}",
+            clause=f"{policy.id} {policy.exempt_list_clause or policy.base_clause}",
             conditions=[],
             missing=[],
             open_list=policy.exempt_list_open,
@@ -200,5 +210,10 @@ def check_exemption(profile: Profile, policy: Policy, day: dt.date) -> Exemption
         conditions=conditions,
         missing=missing,
         open_list=policy.exempt_list_open,
-        interpretation=rule.interpretation,
+        interpretation=rule.interpretation
+        or any(
+            (spec := policy.parameters.get(name)) is not None and spec.interpretation
+            for condition in rule.conditions
+            for name in _PARAMETERS.get(condition, ())
+        ),
     )

@@ -84,6 +84,7 @@ PARAMETER_TYPES: dict[str, Any] = {
     "outpatient.rise": Yuan,
     "outpatient.after_years": Years,
     "switch.gap_months": Months,
+    "waiting.break_costs_uncovered": bool,
     "switch.longer_gap_is_break": bool,
     "newborn.max_days": Annotated[int, Field(ge=1, le=366)],
     "infant.max_months": Months,
@@ -254,6 +255,7 @@ class Policy(BaseModel):
     # The text ends its list of exempt groups with 等 ("and other special groups"): a group it
     # does not name may still be exempt locally, so the answer never says "not exempt" flatly.
     exempt_list_open: bool = False
+    exempt_list_clause: str | None = None  # where the list of exempt groups stands
     exempt_list_quote: str | None = None
     readings: dict[str, Reading] = {}
     side_rules: dict[str, SideRule] = {}
