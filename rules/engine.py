@@ -492,8 +492,8 @@ def _employee_waiting(ctx: _Context, payment: _Payment) -> Waiting:
     day = payment.day or ctx.day
     if not had:
         waits, case = True, "new"
-    elif stopped is not None:
-        waits, case = day > add_months(stopped, gap), "resumed"
+    elif stopped is not None:  # the last day insured: the gap starts the next day
+        waits, case = day > add_months(stopped + dt.timedelta(days=1), gap), "resumed"
     else:
         waits, case, missing = True, "gap_unknown", ["left_on"]
     if profile.payment_date is None:
