@@ -217,6 +217,10 @@ class _Payment:
         else:
             self.in_period = None
 
+    def fields(self) -> dict[str, Any]:
+        """The payment's part of a Waiting: period, where it came from, in it or not."""
+        return {"period": self.period, "period_source": self.source, "in_period": self.in_period}
+
     def explain(self, ctx: _Context) -> None:
         if ctx.profile.payment_date is None and not self.day_missing:
             return
@@ -371,9 +375,7 @@ def _exempt_waiting(
         benefit_start=start,
         covered_until=until,
         no_cover_this_year=start > year_end(profile.benefit_year),
-        period=payment.period,
-        period_source=payment.source,  # type: ignore[arg-type]
-        in_period=payment.in_period,
+        **payment.fields(),
         exemption=exemption,
     )
 
@@ -523,9 +525,7 @@ def _employee_waiting(ctx: _Context, payment: _Payment) -> Waiting:
         benefit_start=start,
         no_cover_this_year=start > year_end(profile.benefit_year),
         scheme="employee",
-        period=payment.period,
-        period_source=payment.source,  # type: ignore[arg-type]
-        in_period=payment.in_period,
+        **payment.fields(),
         missing=missing,
     )
 
@@ -632,9 +632,7 @@ def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
         anchor="payment_date" if outside else "centralized",
         benefit_start=start,
         no_cover_this_year=start > year_end(profile.benefit_year),
-        period=payment.period,
-        period_source=payment.source,  # type: ignore[arg-type]
-        in_period=payment.in_period,
+        **payment.fields(),
         alternative=alternative,
         exemption=exemption,
         missing=missing,
