@@ -130,6 +130,21 @@ def after_detail(locale: str) -> InlineKeyboardMarkup:
     )
 
 
+def linked(locale: str) -> InlineKeyboardMarkup:
+    """Under the deep link's greeting: change the region or the language it chose."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_nav(locale, "change_region"), _nav(locale, "language")]]
+    )
+
+
+def after_what_if(locale: str) -> InlineKeyboardMarkup:
+    """Under a what-if: back to the person's own answer."""
+    back = InlineKeyboardButton(
+        text=_button(locale, "back_to_answer"), callback_data=Nav(a="result").pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[back]])
+
+
 def languages(preselected: str | None = None) -> InlineKeyboardMarkup:
     """One button per language, in its own script; the client's own first and ticked."""
     buttons = [

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     webhook_allowed_ips: NetworkList = []
     throttle_rate: float = Field(3.0, gt=0)
     throttle_burst: int = Field(10, ge=1)
+    # Shown under every answer ("What to do next"): the local office and where to pay online.
+    office_contact: str | None = Field(None, min_length=1, max_length=200)
+    payment_url: str | None = None
 
     @field_validator("admin_ids", "volunteer_ids", mode="before")
     @classmethod
@@ -65,7 +68,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{part!r} is not an IP address or network") from None
         return networks
 
-    @field_validator("telegram_api_base")
+    @field_validator("telegram_api_base", "payment_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         """An http(s) root URL, without the trailing slash."""

@@ -49,7 +49,9 @@ def reminder_options(
     if end is not None and end > today:
         kinds.append("period_closing")
     start = assessment.waiting.benefit_start
-    if assessment.waiting.applies and start is not None and start > today:
+    # No reminder of a wait that ends in a year this payment does not cover.
+    waiting = assessment.waiting
+    if waiting.applies and start is not None and start > today and not waiting.no_cover_this_year:
         kinds.append("wait_ends")
     return kinds
 

@@ -33,6 +33,7 @@ def create_router() -> Router:
         policies: PolicySet,
         locale: str,
         command: CommandObject | None = None,
+        settings: Settings | None = None,
     ) -> None:
         link = parse_deep_link(command.args if command else None, available())
         if link is not None:
@@ -41,7 +42,13 @@ def create_router() -> Router:
             if chosen:
                 await state.update_data(locale=chosen, await_language=False)
             locale = chosen or locale
-            await start_survey(message, state, context(policies), locale, keep={"region": region})
+            ctx = context(policies, settings)
+            # One line confirms what the link chose, with a way to change either.
+            await message.answer(
+                render_macro("messages.j2", "linked", locale, region, locale),
+                reply_markup=keyboards.linked(locale),
+            )
+            await start_survey(message, state, ctx, locale, keep={"region": region}, linked=True)
             return
         if await state.get_value("locale") is None and len(available()) > 1:
             # First contact: the language is asked once, the client's own pre-selected.
@@ -51,7 +58,7 @@ def create_router() -> Router:
                 reply_markup=keyboards.languages(preselected=locale),
             )
             return
-        await start_survey(message, state, context(policies), locale)
+        await start_survey(message, state, context(policies, settings), locale)
 
     @router.message(Command("help"))
     async def on_help(message: Message, locale: str) -> None:
@@ -77,9 +84,10 @@ def create_router() -> Router:
         state: FSMContext,
         policies: PolicySet,
         locale: str,
+        settings: Settings | None = None,
     ) -> None:
         await query.answer()
-        ctx = context(policies)
+        ctx = context(policies, settings)
         if callback_data.v not in available():
             await reask(query.message, state, ctx, locale, "stale_button")
             return
@@ -100,12 +108,12 @@ def create_router() -> Router:
             return
         await state.update_data(volunteer=True)
         await message.answer(render_macro("messages.j2", "text", locale, "volunteer_on"))
-        await start_survey(message, state, context(policies), locale)
+        await start_survey(message, state, context(policies, settings), locale)
 
     @router.message(Command("explain"))
     async def on_explain(
         message: Message, command: CommandObject, policies: PolicySet, locale: str
-    ) -> None:
+    , settings: Settings | None = None) -> None:
         try:
             text = explain_text(command.args or "", policies, locale)
         except InvalidCode:

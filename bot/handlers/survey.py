@@ -16,7 +16,9 @@ from bot import keyboards
 from bot.campaign import CampaignStore, outcome_kinds, reminder_buttons
 from bot.cards import card_text
 from bot.keyboards import Edit, Nav, Pick
+from bot.next_steps import next_steps
 from bot.render import render, render_macro
+from bot.settings import Settings
 from bot.survey import (
     AID_CLASSES,
     AID_QUESTIONS,
@@ -27,8 +29,10 @@ from bot.survey import (
     InvalidAnswer,
     Question,
     asked,
+    break_years_asked,
     check_choice,
     evaluate,
+    example_date,
     paid_years,
     parse_text,
     to_profile,
@@ -58,8 +62,16 @@ DEPENDENTS = {
 }
 
 
-def context(policies: PolicySet) -> Context:
-    return Context(today=dt.date.today(), policies=policies)
+def context(policies: PolicySet, settings: Settings | None = None) -> Context:
+    """Today, the policies and the deployment's contacts, for one update."""
+    if settings is None:
+        return Context(today=dt.date.today(), policies=policies)
+    return Context(
+        today=dt.date.today(),
+        policies=policies,
+        office=settings.office_contact,
+        payment_url=settings.payment_url,
+    )
 
 
 def _questions(mode: str) -> tuple[Question, ...]:
@@ -98,8 +110,11 @@ async def ask(
     elif pending is None:
         pending = _initial_pending(question, answers)
     history: list[str] = data.get("history", [])
-    text = render_macro("questions.j2", "prompt", locale, question.id, answers)
-    markup = keyboards.question(question, answers, ctx, locale, back=bool(history), pending=pending)
+    example = example_date(question.id, answers, ctx)  # a date the question accepts
+    text = render_macro("questions.j2", "prompt", locale, question.id, answers, example)
+    # In the aid questions, Back from the first one leads back to the answer.
+    back = bool(history) or data.get("mode") == "aid"
+    markup = keyboards.question(question, answers, ctx, locale, back=back, pending=pending)
     # The current question is kept before sending: if the send fails or the process dies, the
     # redelivered update still finds the person at a question instead of nowhere.
     await state.update_data(q=question.id, pending=pending)
@@ -139,13 +154,20 @@ async def advance(message: Message, state: FSMContext, ctx: Context, locale: str
 
 
 async def start_survey(
-    message: Message, state: FSMContext, ctx: Context, locale: str, keep: Answers | None = None
+    message: Message,
+    state: FSMContext,
+    ctx: Context,
+    locale: str,
+    keep: Answers | None = None,
+    *,
+    linked: bool = False,
 ) -> None:
-    """Begin a fresh survey; `keep` pre-fills answers (e.g. a volunteer's region)."""
+    """Begin a fresh survey; `keep` pre-fills answers (e.g. a volunteer's region); `linked`: the
+    region came from a deep link, whose greeting offers to change it."""
     data = await state.get_data()
     # A new person starts clean: only the language and the volunteer's own mode carry over.
     await state.set_data({k: data[k] for k in ("locale", "volunteer") if k in data})
-    await state.update_data(mode="survey", answers=dict(keep or {}), history=[])
+    await state.update_data(mode="survey", answers=dict(keep or {}), history=[], linked=linked)
     await advance(message, state, ctx, locale)
 
 
@@ -186,7 +208,7 @@ async def show_again(message: Message, state: FSMContext, ctx: Context, locale: 
         await ask(message, state, ctx, locale, current, data.get("pending"))
     elif data.get("mode") == "summary":
         await show_summary(message, state, ctx, locale)
-    elif data.get("answers") and data.get("mode") == "result":
+    elif data.get("answers") and data.get("mode") in ("result", "whatif"):
         await show_result(message, state, ctx, locale)
     elif data.get("answers") and data.get("mode") == "aid_result":
         await show_aid(message, state, ctx, locale)  # not "Send /start": that would erase all
@@ -209,7 +231,7 @@ async def show_current(message: Message, state: FSMContext, ctx: Context, locale
         await ask(message, state, ctx, locale, current)
     elif mode == "summary":
         await show_summary(message, state, ctx, locale)
-    elif mode in ("result", "why"):
+    elif mode in ("result", "why", "whatif"):
         await show_result(message, state, ctx, locale)
     elif mode == "aid_result":
         await show_aid(message, state, ctx, locale)
@@ -261,12 +283,51 @@ async def show_result(
         volunteer=bool(await state.get_value("volunteer")),
         extra=reminder_buttons(assessment, ctx.today, locale, ctx.policies),
     )
-    await message.answer(render("result.j2", locale, a=assessment), reply_markup=markup)
+    steps = next_steps(assessment, ctx.today, ctx.office, ctx.payment_url)
+    await message.answer(render("result.j2", locale, a=assessment, n=steps), reply_markup=markup)
+
+
+def what_if_answers(kind: str, answers: Answers) -> Answers | None:
+    """The answers of a what-if: the person's own plus one change, never stored. None when the
+    what-if has nothing to change."""
+    if kind == "whatif_repair":
+        return {**answers, "repair_years": int(answers.get("repair_years", 0)) + 1}
+    paid = paid_years(answers)
+    unpaid = [int(y) for y in break_years_asked(answers) if int(y) not in paid]
+    if not unpaid:
+        return None
+    changed = {**answers, "paid_years": [str(y) for y in sorted([*paid, unpaid[-1]])]}
+    changed.pop("repair_years", None)
+    return changed
+
+
+async def show_what_if(
+    message: Message, state: FSMContext, ctx: Context, locale: str, kind: str
+) -> None:
+    """A hypothesis beside the person's own answer; the answers stay as they are."""
+    answers = (await state.get_data()).get("answers", {})
+    changed = what_if_answers(kind, answers)
+    if changed is None:
+        await reask(message, state, ctx, locale, "stale_button")
+        return
+    await state.update_data(mode="whatif", q=None)
+    added = set(changed.get("paid_years", [])) - {str(y) for y in paid_years(answers)}
+    text = render(
+        "whatif.j2",
+        locale,
+        kind=kind,
+        a=evaluate(answers, ctx),
+        h=evaluate(changed, ctx),
+        year=min(added, default=None),
+    )
+    await message.answer(text, reply_markup=keyboards.after_what_if(locale))
 
 
 def what_ifs(assessment: Assessment, answers: Answers) -> dict[str, bool]:
-    """Which what-if buttons the answer offers (and so which presses are not forged)."""
-    unpaid = [y for y in range(2025, assessment.benefit_year) if y not in paid_years(answers)]
+    """Which what-if buttons the answer offers (and so which presses are not forged). Only years
+    the person was asked about count: a baby is not asked about years before birth."""
+    paid = paid_years(answers)
+    unpaid = [y for y in break_years_asked(answers) if int(y) not in paid]
     return {
         "whatif_repair": assessment.repair.useful_years > assessment.repair.requested_years,
         "whatif_paid": bool(unpaid) and not assessment.waiting.exempt,
@@ -316,9 +377,10 @@ def create_router() -> Router:
         state: FSMContext,
         policies: PolicySet,
         locale: str,
+        settings: Settings | None = None,
     ) -> None:
         await query.answer()
-        ctx = context(policies)
+        ctx = context(policies, settings)
         data = await state.get_data()
         question = BY_ID.get(callback_data.q)
         if question is None or data.get("q") != question.id:
@@ -368,9 +430,10 @@ def create_router() -> Router:
         policies: PolicySet,
         locale: str,
         campaign: CampaignStore,
+        settings: Settings | None = None,
     ) -> None:
         await query.answer()
-        ctx = context(policies)
+        ctx = context(policies, settings)
         data = await state.get_data()
         action, mode = callback_data.a, data.get("mode")
         answers: Answers = dict(data.get("answers", {}))
@@ -387,6 +450,11 @@ def create_router() -> Router:
             )
         elif action == "back" and mode in ("survey", "summary", "aid"):
             history = list(data.get("history", []))
+            if not history and mode == "aid":
+                kept = {k: v for k, v in answers.items() if not k.startswith("aid_")}
+                await state.update_data(answers=kept)
+                await show_result(query.message, state, ctx, locale)
+                return
             if not history:
                 await reask(query.message, state, ctx, locale, "stale_button")
                 return
@@ -396,7 +464,14 @@ def create_router() -> Router:
             answers.pop(previous, None)
             await state.update_data(answers=answers, history=history)
             await ask(query.message, state, ctx, locale, BY_ID[previous])
-        elif action == "result" and mode in ("summary", "result", "why", "aid", "aid_result"):
+        elif action == "result" and mode in (
+            "summary",
+            "result",
+            "why",
+            "whatif",
+            "aid",
+            "aid_result",
+        ):
             if mode in ("aid", "aid_result"):
                 await state.update_data(
                     answers={k: v for k, v in answers.items() if not k.startswith("aid_")}
@@ -410,18 +485,8 @@ def create_router() -> Router:
             mode == "result" and what_ifs(evaluate(answers, ctx), answers)[action]
         ):
             await reask(query.message, state, ctx, locale, "stale_button")  # not offered
-        elif action == "whatif_repair" and mode == "result":
-            answers["repair_years"] = int(answers.get("repair_years", 0)) + 1
-            await state.update_data(answers=answers)
-            await show_result(query.message, state, ctx, locale)
-        elif action == "whatif_paid" and mode == "result":
-            paid = paid_years(answers)
-            unpaid = [y for y in range(2025, int(answers["benefit_year"])) if y not in paid]
-            if unpaid:
-                answers["paid_years"] = [str(y) for y in sorted([*paid, unpaid[-1]])]
-                answers.pop("repair_years", None)
-                await state.update_data(answers=answers)
-            await show_result(query.message, state, ctx, locale)
+        elif action in ("whatif_repair", "whatif_paid") and mode == "result":
+            await show_what_if(query.message, state, ctx, locale, action)
         elif action == "aid" and mode == "result" and answers.get("region") == "xizang":
             await state.update_data(mode="aid", history=[])
             await advance(query.message, state, ctx, locale)
@@ -439,6 +504,16 @@ def create_router() -> Router:
             await start_survey(
                 query.message, state, ctx, locale, keep={"region": answers["region"]}
             )
+        elif action == "change_region" and mode == "survey" and data.get("linked"):
+            # From the deep link's greeting: the region the poster chose, changed.
+            answers.pop("region", None)
+            await state.update_data(answers=answers, history=[], linked=False)
+            await advance(query.message, state, ctx, locale)
+        elif action == "language":
+            await query.message.answer(
+                render_macro("messages.j2", "text", locale, "choose_language"),
+                reply_markup=keyboards.languages(preselected=locale),
+            )
         elif action == "edit" and mode in ("result", "why"):
             await show_summary(query.message, state, ctx, locale)
         else:
@@ -451,9 +526,10 @@ def create_router() -> Router:
         state: FSMContext,
         policies: PolicySet,
         locale: str,
+        settings: Settings | None = None,
     ) -> None:
         await query.answer()
-        ctx = context(policies)
+        ctx = context(policies, settings)
         data = await state.get_data()
         question = BY_ID.get(callback_data.q)
         answers = data.get("answers", {})
@@ -468,22 +544,22 @@ def create_router() -> Router:
     @router.callback_query()
     async def on_unknown_button(
         query: CallbackQuery, state: FSMContext, policies: PolicySet, locale: str
-    ) -> None:
+    , settings: Settings | None = None) -> None:
         await query.answer()
-        await reask(query.message, state, context(policies), locale, "stale_button")
+        await reask(query.message, state, context(policies, settings), locale, "stale_button")
 
     @router.message(_plain_text)
     async def on_text(
         message: Message, state: FSMContext, policies: PolicySet, locale: str
-    ) -> None:
-        ctx = context(policies)
+    , settings: Settings | None = None) -> None:
+        ctx = context(policies, settings)
         data = await state.get_data()
         question = BY_ID.get(data.get("q") or "")
         if question is None:
             await reask(message, state, ctx, locale, "use_buttons")
             return
         try:
-            value = parse_text(question, message.text, data.get("answers", {}), ctx)
+            value = parse_text(question, message.text, data.get("answers", {}), ctx, locale=locale)
         except InvalidAnswer as error:
             await reask(message, state, ctx, locale, error.reason, **error.values)
             return
@@ -492,15 +568,15 @@ def create_router() -> Router:
     @router.message(_command_text)
     async def on_unknown_command(
         message: Message, state: FSMContext, policies: PolicySet, locale: str
-    ) -> None:
+    , settings: Settings | None = None) -> None:
         # Not "I can only read text": it was text, a command this bot does not have.
         await message.answer(render_macro("campaign.j2", "text", locale, "unknown_command"))
-        await show_again(message, state, context(policies), locale)
+        await show_again(message, state, context(policies, settings), locale)
 
     @router.message()
     async def on_other(
         message: Message, state: FSMContext, policies: PolicySet, locale: str
-    ) -> None:
-        await reask(message, state, context(policies), locale, "not_text")
+    , settings: Settings | None = None) -> None:
+        await reask(message, state, context(policies, settings), locale, "not_text")
 
     return router

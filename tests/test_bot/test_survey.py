@@ -38,9 +38,11 @@ async def test_xizang_two_break_years_gives_4_months_from_1_may(person: Person) 
         in result.text
     )
     assert "1 year: wait 3 months, from April 1, 2027" in result.text
-    assert "break years: -8,000 yuan" in result.text and "Your cap: 132,000 yuan" in result.text
+    assert "132,000 yuan, 8,000 yuan below the usual 140,000 yuan" in result.text
+    assert "What to do next" in result.text and "12393" in result.text
     why = await person.press("Why?")
     assert "[Xizang 一(三)]" in why.text and "Variable waiting period" in why.text
+    assert "break years: -8,000 yuan" in why.text and "2032: 140,000 yuan" in why.text
 
 
 async def test_repairing_the_useful_year_shortens_the_wait(person: Person) -> None:
@@ -129,14 +131,28 @@ async def test_an_answer_can_be_edited_from_the_summary(person: Person) -> None:
     await person.press("None")
     assert "Your answers" in person.last.text and "Region: Tianjin" in person.last.text
     result = await person.press("Show my result")
-    assert "(Tianjin)" in result.text and "break years: -2,000 yuan" in result.text
+    assert "(Tianjin)" in result.text
+    assert "2,000 yuan below your region's original cap" in result.text
+    assert " 0 yuan" not in result.text  # an unknown base never reads as a cap of zero
 
 
-async def test_what_if_one_more_year_paid(person: Person) -> None:
+async def test_what_ifs_are_hypotheses_and_leave_the_answers_as_they_are(person: Person) -> None:
     await answer_xizang_two_breaks(person)
     await person.press("Show my result")
-    result = await person.press("What if I had paid one more year?")
-    assert "No waiting period" in result.text and "break years: -4,000 yuan" in result.text
+    repaired = await person.press("What if I repair one more year?")
+    assert "only a hypothesis" in repaired.text
+    assert "Then the wait would be 3 months, with benefits from April 1, 2027" in repaired.text
+    assert "Your answer as it is: 4 months, from May 1, 2027" in repaired.text
+    back = await person.press("« Back to my answer")
+    assert "4 months. Your insurance pays from May 1, 2027." in back.text
+    paid = await person.press("What if I had paid one more year?")
+    assert "What if you had paid for 2026 too?" in paid.text
+    assert "no waiting period: you would be covered from January 1, 2027" in paid.text
+    assert "Your critical-illness cap would be 136,000 yuan" in paid.text
+    back = await person.press("« Back to my answer")
+    assert "4 months. Your insurance pays from May 1, 2027." in back.text
+    summary = await person.press("Change my answers")
+    assert "Years paid: none" in summary.text and "Years repaired: None" in summary.text
 
 
 async def test_no_cover_this_year_is_said_plainly(person: Person) -> None:

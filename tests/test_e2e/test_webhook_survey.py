@@ -55,15 +55,30 @@ EXPECTED = [
     (
         "Xizang",
         "None",
-        ["4 months. Your insurance pays from May 1, 2027", "-8,000 yuan", "Your cap: 132,000 yuan"],
+        [
+            "4 months. Your insurance pays from May 1, 2027",
+            "132,000 yuan, 8,000 yuan below the usual 140,000 yuan",
+        ],
     ),
-    ("Shanxi", "None", ["4 months. Your insurance pays from May 1, 2027", "-6,000 yuan"]),
+    (
+        "Shanxi",
+        "None",
+        ["4 months. Your insurance pays from May 1, 2027", "6,000 yuan below your region's"],
+    ),
     (
         "Chongqing",
         "None",
-        ["draft for comment", "4 months. Your insurance pays from May 1, 2027", "-8,000 yuan"],
+        [
+            "draft for comment",
+            "4 months. Your insurance pays from May 1, 2027",
+            "8,000 yuan below your region's original cap",
+        ],
     ),
-    ("Tianjin", "None", ["4 months. Your insurance pays from May 1, 2027", "-2,000 yuan"]),
+    (
+        "Tianjin",
+        "None",
+        ["4 months. Your insurance pays from May 1, 2027", "2,000 yuan below your region's"],
+    ),
     (
         "Another region",
         "None",
