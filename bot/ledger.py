@@ -9,7 +9,8 @@ matched case-insensitively; only `region` and `benefit_year` are required:
 - `coverage`: per-year coverage as `2025:none;2026:resident`, and/or one column per year
   `y2025`, `y2026`, ... Values: resident, employee, none, or 居民, 职工, 无. A year not given
   counts as not covered.
-- `payment_date`: empty for the centralized period; 2026-03-15, 15.03.2026 or 2026/3/15.
+- `payment_date`: empty for the centralized period; 2026-03-15, 15.03.2026, 2026/3/15 or
+  2026年3月15日, as the bot reads dates (bot/parsing.py: also full-width or Tibetan digits).
 - `group`: empty or newborn, infant, medical_aid, job_change, veteran, released, student,
   hardship.
 - `repair_years` (empty = 0), `zero_claim_years` (`2025;2026`), `birth_date`.
@@ -38,6 +39,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import parsing
+from bot.parsing import InvalidAnswer
 from rules import Assessment, Policy, PolicyError, Profile, assess, load_policies
 from rules.models import FIRST_YEAR, GROUPS, REGIONS, describe_error
 
@@ -85,11 +88,6 @@ COVERAGE_NAMES = {
     "无": "none",
 }
 YEAR_COLUMN = re.compile(r"^y(\d{4})$")
-DATE_FORMATS = (
-    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (1, 2, 3)),
-    (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$"), (3, 2, 1)),
-    (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), (1, 2, 3)),
-)
 
 Cell = str | int | None
 
@@ -156,22 +154,19 @@ def output_columns(with_id: bool) -> list[str]:
 
 
 def parse_date(column: str, text: str) -> dt.date | None:
-    """A date in one of the accepted styles; None when empty."""
+    """A date in one of the styles the bot takes (bot.parsing); None when empty."""
     if not text:
         return None
-    for pattern, (y, m, d) in DATE_FORMATS:
-        if match := pattern.match(text):
-            try:
-                return dt.date(int(match[y]), int(match[m]), int(match[d]))
-            except ValueError:
-                break
-    raise RowError(f"{column}: not a date: {text}")
+    try:
+        return parsing.parse_date(text)
+    except InvalidAnswer:
+        raise RowError(f"{column}: not a date: {text}") from None
 
 
 def _int(column: str, text: str, what: str = "a whole number") -> int:
-    try:
-        return int(text)
-    except ValueError:
+    try:  # as the bot reads them: any digits, a year also as 2027年
+        return parsing.parse_year(text) if what == "a year" else int(parsing.to_ascii(text))
+    except (InvalidAnswer, ValueError):
         raise RowError(f"{column}: not {what}: {text}") from None
 
 

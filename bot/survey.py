@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.i18n import available
+from bot.parsing import (
+    InvalidAnswer,
+    parse_date,
+    parse_number,
+    parse_option,
+    parse_year,
+    to_ascii,
+)
+from bot.render import render_macro
 from rules import REGIONS, Assessment, PolicySet, Profile, assess
 from rules.models import FIRST_YEAR, GROUPS, Coverage, Region
 
@@ -63,21 +72,15 @@ def validate_answers(answers: Answers) -> None:
         raise InvalidAnswer("invalid") from None
 
 
-class InvalidAnswer(ValueError):
-    """An answer a person gave that does not fit the question; `reason` picks the reply."""
-
-    def __init__(self, reason: str, **values: Any) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.values = values
-
-
 @dataclass(frozen=True)
 class Context:
-    """What questions may depend on besides the answers."""
+    """What questions may depend on besides the answers; `office` and `payment_url` are the
+    deployment's contacts shown under an answer (settings OFFICE_CONTACT, PAYMENT_URL)."""
 
     today: dt.date
     policies: PolicySet
+    office: str | None = None
+    payment_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,42 +201,57 @@ def asked(
     return [q for q in questions if q.id in answers and q.relevant(answers, ctx)]
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%Y", "%Y.%m.%d")
+def example_date(question_id: str, answers: Answers, ctx: Context) -> str | None:
+    """An example date for the prompt, inside what the question accepts (ISO), else None.
+
+    A birth date: the 15th of last month (in the past, well within two years). A payment: the
+    15th of this month, moved into the benefit year or the year before (what parse_text takes).
+    """
+    if question_id == "birth_date":
+        last_month = ctx.today.replace(day=1) - dt.timedelta(days=1)
+        return last_month.replace(day=15).isoformat()
+    if question_id == "payment" and answers.get("benefit_year"):
+        year = int(answers["benefit_year"])
+        return ctx.today.replace(year=min(max(ctx.today.year, year - 1), year), day=15).isoformat()
+    return None
 
 
-def parse_date(text: str) -> dt.date:
-    """A date typed as 2026-03-15, 15.03.2026, 2026/3/15 or 2026年3月15日."""
-    cleaned = text.strip()
-    match = re.fullmatch(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?", cleaned)
-    if match:
-        cleaned = "-".join(match.groups())
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(cleaned, fmt).date()
-        except ValueError:
-            continue
-    raise InvalidAnswer("not_a_date")
+def _labels(question: Question, options: tuple[str, ...], locale: str) -> list[dict[str, str]]:
+    """The options' button labels, one mapping per language, `locale`'s first."""
+    locales = [locale, *(other for other in available() if other != locale)]
+    return [
+        {v: render_macro("questions.j2", "option", loc, question.id, v) for v in options}
+        for loc in locales
+    ]
 
 
-def parse_number(text: str) -> int:
-    """A whole number typed with or without thousands separators or a currency word."""
-    cleaned = re.sub(r"[\s,，_]|元|yuan|¥|￥", "", text.strip(), flags=re.IGNORECASE)
-    if not re.fullmatch(r"\d{1,12}", cleaned):
-        raise InvalidAnswer("not_a_number")
-    return int(cleaned)
+def parse_text(
+    question: Question, text: str, answers: Answers, ctx: Context, *, locale: str = "en"
+) -> Any:
+    """The stored value for free text typed at `question`, or InvalidAnswer.
 
-
-def parse_text(question: Question, text: str, answers: Answers, ctx: Context) -> Any:
-    """The stored value for free text typed at `question`, or InvalidAnswer."""
+    At a choice question a typed button label (in `locale`, or another language) picks that
+    option as pressing the button would; a year question also takes a typed year.
+    """
     text = text.strip()
     if question.kind in ("choice", "years"):
         if question.bounds:  # a year question: the buttons or a typed year
             low, high = question.bounds(answers, ctx)
-            if not re.fullmatch(r"\d{4}", text):
-                raise InvalidAnswer("not_a_year", low=low, high=high)
-            if not low <= int(text) <= high:
-                raise InvalidAnswer("year_out_of_range", low=low, high=high)
-            return text
+            offered = question.options(answers, ctx)
+            try:
+                year = parse_year(text)
+            except InvalidAnswer:
+                raise InvalidAnswer("not_a_year", low=low, high=high, years=offered) from None
+            if not low <= year <= high:
+                raise InvalidAnswer("year_out_of_range", low=low, high=high, years=offered)
+            return str(year)
+        if question.kind == "choice":
+            options = question.options(answers, ctx)
+            typed = to_ascii(text).strip()
+            found = typed if typed.isdigit() and typed in options else None  # repair years
+            found = found or parse_option(text, _labels(question, options, locale))
+            if found is not None:
+                return int(found) if question.id == "repair_years" else found
         raise InvalidAnswer("use_buttons")
     if question.kind == "number":
         value = parse_number(text)

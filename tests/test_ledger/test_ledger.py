@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.ledger import BatchSummary, add_cli, output_columns, parse_date, run_batch
+from bot.ledger import BatchSummary, RowError, add_cli, output_columns, parse_date, run_batch
+from bot.parsing import parse_date as bot_parse_date
 
 SAMPLE = Path(__file__).parents[2] / "docs" / "ledger-sample.csv"
 TODAY = dt.date(2026, 11, 23)
@@ -155,6 +156,38 @@ def test_dates() -> None:
     assert parse_date("d", "2026-03-15") == parse_date("d", "15.03.2026") == day
     assert parse_date("d", "2026/3/15") == day
     assert parse_date("d", "") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-15",
+        "15.03.2026",
+        "2026/3/15",
+        "15/03/2026",
+        "2026.03.15",
+        "2026年3月15日",
+        "１５．０３．２０２６",
+        "２０２６／３／１５",
+        "༢༠༢༦-༠༣-༡༥",
+    ],
+)
+def test_dates_as_the_bot_reads_them(text: str) -> None:
+    assert parse_date("d", text) == bot_parse_date(text) == dt.date(2026, 3, 15)
+
+
+def test_a_date_the_bot_refuses_is_a_row_error(tmp_path: Path) -> None:
+    with pytest.raises(RowError, match="payment_date: not a date: 2026-02-30"):
+        parse_date("payment_date", "2026-02-30")
+    text = (
+        f"{HEADER}\n"
+        "A,山西,２０２７年,2025：居民；２０２６：居民,１５．０３．２０２７,,༠,\n"
+        "B,山西,2027,,2027-13-01,,,\n"
+    )
+    summary, rows = batch(tmp_path, text)
+    assert summary == BatchSummary(rows=2, assessed=1, errors=1)
+    assert rows[0]["benefit_year"] == "2027" and rows[0]["error"] == ""
+    assert rows[1]["error"] == "payment_date: not a date: 2027-13-01"
 
 
 def test_xlsx_has_the_cells_of_the_csv(tmp_path: Path) -> None:
