@@ -34,18 +34,26 @@ def _chat(args: argparse.Namespace) -> int:
     settings = load_settings()
     from bot.i18n import client_locale
     from bot.render import render_macro
-    from bot.transports.screen import client_language_code, first_screen
+    from bot.transports.screen import (
+        LineReader,
+        client_language_code,
+        first_screen,
+        load_while_shown,
+    )
 
     locale = client_locale(client_language_code(args.lang), settings.default_locale)
     print(render_macro("messages.j2", "text", locale, "terminal_hint"), file=sys.stderr)
-    # The greeting is drawn now, while aiogram loads (seconds); the person can read and type.
+    lines = LineReader(sys.stdin)
+    # The greeting is drawn at once; aiogram loads (seconds) while the person reads it, and
+    # a press of its buttons is answered meanwhile (the bot, once loaded, answers it again).
     shown = first_screen(locale)
     if shown:
         sys.stdout.write(f"\n{shown}\n")
         sys.stdout.flush()
+    drawn = load_while_shown(shown, locale, settings, lines, sys.stdout) if shown else []
     from bot.transports.terminal import run_terminal
 
-    return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang, shown))
+    return asyncio.run(run_terminal(settings, lines, sys.stdout, args.lang, drawn))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -28,7 +28,9 @@ from rules import REGIONS, Assessment, PolicySet, Profile, assess
 from rules.models import FIRST_YEAR, GROUPS, Coverage, Region
 
 Answers = dict[str, Any]
-Kind = Literal["choice", "years", "payment", "date", "number"]
+# payment: the benefit year's premium; late_payment: the year before's, if paid late;
+# date: a birth date; stop_date: the day old insurance (or army service, prison) ended.
+Kind = Literal["choice", "years", "payment", "late_payment", "date", "stop_date", "number"]
 GROUP_OPTIONS = ("none", *GROUPS)
 INSURANCE_OPTIONS: tuple[str, ...] = get_args(Coverage)
 AID_CLASSES = {
@@ -55,6 +57,10 @@ class SurveyAnswers(BaseModel):
     birth_date: dt.date | None = None
     paid_years: list[Year] | None = None
     payment: Literal["period"] | dt.date | None = None
+    late_year: Literal["on_time"] | dt.date | None = None
+    in_period: Literal["yes", "no", "unsure"] | None = None
+    left_on: dt.date | None = None
+    continuous_years: Literal["under_2", "2_plus"] | None = None
     zero_claim_years: list[Year] | None = None
     incentive_used_years: list[Year] | None = None
     repair_years: Annotated[int, Field(ge=0, le=50)] | None = None
@@ -121,6 +127,24 @@ def exempt(answers: Answers, ctx: Context) -> bool:
         return False
 
 
+def missing_facts(answers: Answers, ctx: Context, without: str) -> tuple[str, ...]:
+    """The facts the rules core says the answer still depends on, the answer to `without` left
+    out (so that a question stays relevant once answered, and shows in the summary)."""
+    rest = {k: v for k, v in answers.items() if k != without}
+    if "region" not in rest or "benefit_year" not in rest:
+        return ()
+    try:
+        return tuple(evaluate(rest, ctx).waiting.missing)
+    except (ValueError, KeyError):
+        return ()
+
+
+def _last_year_paid(answers: Answers) -> bool:
+    """Whether the year before the benefit year was paid (and so may have been paid late)."""
+    year = int(answers.get("benefit_year", FIRST_YEAR)) - 1
+    return str(year) in break_years_asked(answers) and year in paid_years(answers)
+
+
 def paid_years(answers: Answers) -> list[int]:
     """Years from 2025 the person paid for, from the toggles or the current insurance."""
     if "paid_years" in answers:
@@ -155,7 +179,34 @@ QUESTIONS: tuple[Question, ...] = (
         options=lambda a, c: break_years_asked(a),
         relevant=lambda a, c: bool(break_years_asked(a)) and not exempt(a, c),
     ),
-    Question("payment", "payment", options=lambda a, c: ("period", "today")),
+    Question(
+        "late_year", "late_payment", options=lambda a, c: ("on_time",), relevant=lambda a, c: (
+            _last_year_paid(a) and not exempt(a, c)
+        )
+    ),
+    # A baby's exemption depends on the day of payment: the period alone does not say it.
+    Question(
+        "payment",
+        "payment",
+        options=lambda a, c: (
+            ("today",) if a.get("group") in ("newborn", "infant") else ("period", "today")
+        ),
+    ),
+    Question(
+        "in_period",
+        "choice",
+        options=lambda a, c: ("yes", "no", "unsure"),
+        relevant=lambda a, c: "in_period" in missing_facts(a, c, "in_period"),
+    ),
+    Question(
+        "left_on", "stop_date", relevant=lambda a, c: "left_on" in missing_facts(a, c, "left_on")
+    ),
+    Question(
+        "continuous_years",
+        "choice",
+        options=lambda a, c: ("under_2", "2_plus"),
+        relevant=lambda a, c: "continuous_years" in missing_facts(a, c, "continuous_years"),
+    ),
     Question(
         "zero_claim_years",
         "years",
@@ -260,6 +311,15 @@ def parse_text(
             raise InvalidAnswer("number_out_of_range", low=low, high=high)
         return value
     day = parse_date(text)
+    if question.kind == "stop_date":
+        if day > ctx.today:
+            raise InvalidAnswer("stop_in_future")
+        return day.isoformat()
+    if question.kind == "late_payment":  # the year before's premium, paid in it or the year before
+        year = int(answers["benefit_year"]) - 1
+        if not year - 1 <= day.year <= year:
+            raise InvalidAnswer("payment_out_of_range", low=year - 1, high=year)
+        return day.isoformat()
     if question.kind == "date":  # a birth date
         if day > ctx.today:
             raise InvalidAnswer("date_in_future")
@@ -290,23 +350,35 @@ def to_profile(answers: Answers, ctx: Context) -> Profile:
     paid = set(paid_years(answers))
     group = answers.get("group")
     payment = answers.get("payment")
-    return Profile(
-        region=answers["region"],
-        benefit_year=year,
-        coverage={y: kind if y in paid else "none" for y in range(FIRST_YEAR, year)},
-        payment_date=None if payment in (None, "period") else dt.date.fromisoformat(payment),
-        repair_years=int(answers.get("repair_years", 0)),
-        group=None if group in (None, "none") else group,
-        birth_date=dt.date.fromisoformat(answers["birth_date"])
-        if answers.get("birth_date")
-        else None,
-        zero_claim_years=[int(y) for y in answers.get("zero_claim_years", []) if int(y) in paid],
-        incentive_used_years=[
-            int(y)
-            for y in answers.get("incentive_used_years", [])
-            if int(y) in paid and y not in answers.get("zero_claim_years", [])
-        ],
-        today=ctx.today,
+    coverage: dict[int, Any] = {y: kind if y in paid else "none" for y in range(FIRST_YEAR, year)}
+    late = answers.get("late_year")
+    if late not in (None, "on_time") and year - 1 in paid:
+        coverage[year - 1] = {"kind": kind, "paid_on": late}
+    stopped = answers.get("left_on")
+    return Profile.model_validate(
+        {
+            "region": answers["region"],
+            "benefit_year": year,
+            "coverage": coverage,
+            "payment_date": None if payment in (None, "period") else payment,
+            "in_period": {"yes": True, "no": False}.get(answers.get("in_period", "")),
+            "left_on": stopped,
+            "continuous_years": {"under_2": 1, "2_plus": 2}.get(
+                answers.get("continuous_years", "")
+            ),
+            "repair_years": int(answers.get("repair_years", 0)),
+            "group": None if group in (None, "none") else group,
+            "birth_date": answers.get("birth_date"),
+            "zero_claim_years": [
+                int(y) for y in answers.get("zero_claim_years", []) if int(y) in paid
+            ],
+            "incentive_used_years": [
+                int(y)
+                for y in answers.get("incentive_used_years", [])
+                if int(y) in paid and y not in answers.get("zero_claim_years", [])
+            ],
+            "today": ctx.today,
+        }
     )
 
 

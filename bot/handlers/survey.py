@@ -44,20 +44,35 @@ from rules.aid import AidProfile, assess_aid
 log = logging.getLogger("yibao.survey")
 
 # Answers that may no longer fit once the answer they hang on changes.
+FACTS = ("in_period", "left_on", "continuous_years")
 DEPENDENTS = {
-    "region": ("repair_years",),
+    "region": ("repair_years", *FACTS),
     "benefit_year": (
         "payment",
         "paid_years",
+        "late_year",
         "zero_claim_years",
         "incentive_used_years",
         "repair_years",
+        *FACTS,
     ),
-    "insurance": ("paid_years", "zero_claim_years", "incentive_used_years", "repair_years"),
-    "group": ("birth_date", "repair_years"),
-    "paid_years": ("zero_claim_years", "incentive_used_years", "repair_years"),
+    "insurance": (
+        "paid_years",
+        "late_year",
+        "zero_claim_years",
+        "incentive_used_years",
+        "repair_years",
+        *FACTS,
+    ),
+    "group": ("birth_date", "payment", "repair_years", *FACTS),
+    "birth_date": ("paid_years", "late_year", *FACTS),
+    "paid_years": ("late_year", "zero_claim_years", "incentive_used_years", "repair_years", *FACTS),
+    "late_year": ("repair_years",),
     "zero_claim_years": ("incentive_used_years",),
-    "payment": ("repair_years",),
+    "payment": ("repair_years", *FACTS),
+    "in_period": ("repair_years",),
+    "left_on": ("continuous_years", "repair_years"),
+    "continuous_years": ("repair_years",),
     "aid_class": ("aid_income",),
 }
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
 import html
-import io
 import itertools
 import logging
-import os
 import re
-import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -49,7 +45,7 @@ from aiogram.types import (
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings
-from bot.transports.screen import client_language_code, screen
+from bot.transports.screen import LineReader, client_language_code, screen
 
 __all__ = ["TerminalChat", "TerminalSession", "client_language_code", "run_terminal"]
 
@@ -97,7 +93,8 @@ class TerminalSession(BaseSession):
         self.keyboard_message: Message | None = None
         self.messages: dict[tuple[int, int], Message] = {}
         self._message_ids = itertools.count(1)
-        self.shown: str | None = None  # a first block already on screen
+        # Blocks already on screen, drawn before aiogram loaded (`yibao chat`): not twice.
+        self.shown: list[str] = []
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -205,16 +202,18 @@ class TerminalSession(BaseSession):
 
     def write(self, text: str) -> None:
         """Print one block, separated from the previous one by a blank line."""
-        if text == self.shown:
-            self.shown = None  # drawn before aiogram loaded (`yibao chat`); not twice
+        if self.shown and text == self.shown[0]:
+            del self.shown[0]
             return
-        self.shown = None
+        self.shown = []  # the conversation went otherwise: from here on, everything is new
         self.output.write(f"\n{text}\n")
         self.output.flush()
 
 
-def _start_reader(stream: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
-    """Read lines on a daemon thread into a queue; None marks the end of input."""
+def _lines(
+    source: IO[str] | LineReader, loop: asyncio.AbstractEventLoop
+) -> asyncio.Queue[str | None]:
+    """The lines typed, in a queue of the loop; None marks the end of input."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def put(line: str | None) -> bool:
@@ -225,34 +224,8 @@ def _start_reader(stream: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Q
             return False
         return True
 
-    def read() -> None:
-        """Feed the queue until end of input."""
-        try:
-            fd = stream.fileno()
-        except (io.UnsupportedOperation, AttributeError, ValueError):
-            fd = None
-        if fd is None:
-            while line := stream.readline():
-                if not put(line):
-                    return
-        else:
-            # Raw reads, not the buffered stream: a daemon thread blocked inside a buffered
-            # reader's lock makes interpreter shutdown abort after Ctrl-C.
-            decoder = codecs.getincrementaldecoder(getattr(stream, "encoding", None) or "utf-8")(
-                errors="replace"
-            )
-            pending = ""
-            while chunk := os.read(fd, 65536):
-                pending += decoder.decode(chunk)
-                *lines, pending = pending.split("\n")
-                for line in lines:
-                    if not put(line + "\n"):
-                        return
-            if pending and not put(pending):
-                return
-        put(None)
-
-    threading.Thread(target=read, name="yibao-chat-input", daemon=True).start()
+    reader = source if isinstance(source, LineReader) else LineReader(source)
+    reader.attach(put)
     return queue
 
 
@@ -320,23 +293,25 @@ class TerminalChat:
 
 async def run_terminal(
     settings: Settings,
-    input_stream: IO[str],
+    input_stream: IO[str] | LineReader,
     output_stream: IO[str],
     lang_code: str | None = None,
-    shown: str | None = None,
+    shown: str | Sequence[str] | None = None,
 ) -> int:
     """Chat with the bot over the streams until end of input; return the exit code.
 
-    `shown` is the first screen when the caller drew it already (see screen.first_screen).
+    `shown`: the first blocks of the conversation when the caller drew them already, before
+    aiogram loaded (see screen.load_while_shown); the bot still answers everything, but what
+    it says identically is not printed again.
     """
     session = TerminalSession(output_stream)
-    session.shown = shown
+    session.shown = [shown] if isinstance(shown, str) else list(shown or ())
     bot = create_bot(TOKEN, session=session)
     storage = create_storage(settings, memory=True)
     dispatcher = create_dispatcher(settings, storage)
     chat = TerminalChat(dispatcher, bot, session, client_language_code(lang_code))
     workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
-    lines = _start_reader(input_stream, asyncio.get_running_loop())
+    lines = _lines(input_stream, asyncio.get_running_loop())
     await dispatcher.emit_startup(bot=bot, **workflow)
     try:
         await chat.feed("/start")

@@ -24,7 +24,7 @@ async def tianjin_two_breaks(person: Person) -> str:
     await person.press("None")
     await person.press("None of these")
     await person.press("Done")
-    await person.press("In the campaign period")
+    await person.press("Within the payment period")
     await person.press("None")
     return (await person.press("Show my result")).text
 

@@ -325,7 +325,7 @@ async def test_show_in_chinese_too_gives_the_answer_in_both_languages() -> None:
     await person.press("None")
     await person.press("None of these")
     await person.press("Done")
-    await person.press("In the campaign period")
+    await person.press("Within the payment period")
     await person.press("None")
     english = await person.press("Show my result")
     chinese = await person.press("Show in Chinese too")

@@ -282,7 +282,7 @@ async def test_a_survey_typed_instead_of_pressed_ends_where_pressing_does() -> N
         assert typed.last.text == pressed.last.text, label
     for person in (pressed, typed):
         await person.press("Done")
-        await person.press("In the campaign period")
+        await person.press("Within the payment period")
     await pressed.press("None")
     await typed.say("NONE")
     assert "Your answers" in typed.last.text

@@ -24,7 +24,7 @@ async def answer_xizang_two_breaks(person: Person, *, repair: str | None = "None
     await person.press("None of these")
     assert "Which years did you pay for?" in person.last.text
     await person.press("Done")  # 2025 and 2026 unpaid
-    await person.press("In the campaign period")
+    await person.press("Within the payment period")
     if repair:
         await person.press(repair)
 
@@ -100,6 +100,8 @@ async def test_dates_are_read_in_several_forms(person: Person) -> None:
     await person.press("Resident insurance")
     await person.press("None of these")
     await person.press("Done")  # all years paid
+    assert "Was the premium for 2026 paid late" in person.last.text
+    await person.press("No, on time")
     await person.say("not a date")
     assert "could not read that date" in person.texts[-2]
     await person.say("2025-01-01")
@@ -163,9 +165,14 @@ async def test_no_cover_this_year_is_said_plainly(person: Person) -> None:
     await person.press("None of these")
     await person.press("Done")
     await person.say("2027-10-20")
+    # Xizang's text gives no payment period: the answer depends on the person's word.
+    assert "Did you pay within the payment period your area announced?" in person.last.text
+    await person.press("No, outside it")
     await person.press("None")  # no repair
     result = await person.press("Show my result")
     assert "no cover in 2027" in result.text
+    assert "pay for 2028 in the current payment period" in result.text
+    assert "Remind me when my waiting period ends" not in person.buttons()
 
 
 async def test_chongqing_answer_says_it_is_a_draft(person: Person) -> None:
@@ -175,7 +182,8 @@ async def test_chongqing_answer_says_it_is_a_draft(person: Person) -> None:
     await person.press("Employee insurance")
     await person.press("None of these")
     await person.press("Done")  # paid 2025 and 2026
-    await person.press("In the campaign period")
+    await person.press("No, on time")
+    await person.press("Within the payment period")
     await person.press("Done")  # no zero-claim years
     result = await person.press("Show my result")
     assert "draft for comment" in result.text and "No waiting period" in result.text

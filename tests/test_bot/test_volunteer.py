@@ -51,7 +51,9 @@ async def answer_one(person: Person, insurance: str) -> str:
     await person.press(insurance)
     await person.press("None of these")
     await person.press("Done")
-    await person.press("In the campaign period")
+    if "paid late" in person.last.text:
+        await person.press("No, on time")
+    await person.press("Within the payment period")
     while "Your answers" not in person.last.text:
         await person.press("Done" if "pay nothing" in person.last.text else "None")
     return (await person.press("Show my result")).text

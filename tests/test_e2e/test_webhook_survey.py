@@ -36,7 +36,7 @@ async def webhook(fake: FakeBotAPI, **settings: object) -> AsyncIterator[str]:
 
 
 async def survey_to_result(
-    person: HttpCitizen, region: str, insurance: str, *, payment: str = "In the campaign period"
+    person: HttpCitizen, region: str, insurance: str, *, payment: str = "Within the payment period"
 ) -> str:
     await person.start()
     await person.press(region)
@@ -44,8 +44,10 @@ async def survey_to_result(
     await person.press(insurance)
     await person.press("None of these")
     await person.press("Done")
+    if "paid late" in person.last_text:
+        await person.press("No, on time")
     if "pay nothing" not in person.last_text and "How many" not in person.last_text:
-        await (person.press(payment) if payment.startswith("In the") else person.say(payment))
+        await (person.press(payment) if payment.startswith("Within") else person.say(payment))
     while "Your answers" not in person.last_text:
         await person.press("Done" if "pay nothing" in person.last_text else "None")
     return await person.press("Show my result")
@@ -139,6 +141,7 @@ async def test_a_restart_mid_survey_resumes_at_the_same_question(
         person = HttpCitizen(fake, client, [url], SECRET)
         await person.press("None of these")
         await person.press("Done")
+        await person.press("No, on time")
         await person.say("2027-01-05")
         await person.press("Done")
         summary = person.last_text

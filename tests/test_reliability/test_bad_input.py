@@ -139,11 +139,36 @@ _TO_SUMMARY = [
 ]
 _TO_RESULT = [*_TO_SUMMARY, ("press", nav("result"))]
 _TO_AID = [*_TO_RESULT, ("press", nav("aid"))]
-_TO_ZERO = [
-    *_TO_PAID,
+_ALL_PAID = [
     *[("press", pick("paid_years", year)) for year in range(2025, NEXT)],
     ("press", nav("done")),
+]
+_TO_LATE = [*_TO_PAID, *_ALL_PAID]
+_TO_ZERO = [
+    *_TO_LATE,
+    ("press", pick("late_year", "on_time")),
     ("press", pick("payment", "period")),
+]
+# A job change in Xizang, paid on a typed day: the period is unknown, then the day cover stopped.
+_TO_IN_PERIOD = [
+    *_TO_GROUP,
+    ("press", pick("group", "job_change")),
+    *_ALL_PAID,
+    ("press", pick("late_year", "on_time")),
+    ("say", f"{NEXT}-03-15"),
+]
+# Shanxi, this year, insured from 2025, the old cover ending in December 2025: were the years
+# before 2025 insured? (Asked only when 2025 is the one year known: this year is 2026.)
+_TO_CONTINUOUS = [
+    ("press", pick("region", "shanxi")),
+    ("press", pick("benefit_year", NEXT - 1)),
+    ("press", pick("insurance", "employee")),
+    ("press", pick("group", "job_change")),
+    ("press", nav("done")),  # employee insurance: every year is marked paid already
+    ("press", pick("late_year", "on_time")),
+    ("say", f"{NEXT - 1}-02-01"),
+    ("press", pick("in_period", "no")),
+    ("say", "2025-12-01"),
 ]
 
 # state -> (steps after the language is chosen, what the FSM data must then say)
@@ -155,7 +180,11 @@ SCRIPTS: dict[str, tuple[list[Step], dict[str, Any]]] = {
     "birth_date": ([*_TO_GROUP, ("press", pick("group", "newborn"))], {"q": "birth_date"}),
     # One year marked, so that losing the pending toggles would show.
     "paid_years": ([*_TO_PAID, ("press", pick("paid_years", 2025))], {"q": "paid_years"}),
+    "late_year": (_TO_LATE, {"q": "late_year"}),
     "payment": ([*_TO_PAID, ("press", nav("done"))], {"q": "payment"}),
+    "in_period": (_TO_IN_PERIOD, {"q": "in_period"}),
+    "left_on": ([*_TO_IN_PERIOD, ("press", pick("in_period", "yes"))], {"q": "left_on"}),
+    "continuous_years": (_TO_CONTINUOUS, {"q": "continuous_years"}),
     "zero_claim_years": (
         [*_TO_ZERO, ("press", pick("zero_claim_years", 2025))],
         {"q": "zero_claim_years"},

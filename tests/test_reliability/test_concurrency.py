@@ -97,7 +97,7 @@ async def test_twenty_simultaneous_presses_are_serialised_and_none_is_lost(
 
 async def survey_rest(person: HttpCitizen) -> str:
     """From the payment question to the result."""
-    await person.press("In the campaign period")
+    await person.press("Within the payment period")
     return await person.answer_none_to_the_end()
 
 

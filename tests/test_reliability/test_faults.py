@@ -58,7 +58,7 @@ STEPS = [
     ("press", "☐"),  # mark a paid year (the keyboard is edited) ...
     ("press", "☑"),  # ... and unmark it again, so the answers stay the same
     ("press", "Done"),
-    ("press", "In the campaign period"),
+    ("press", "Within the payment period"),
     ("press", "None"),
     ("press", "Show my result"),
 ]

@@ -172,7 +172,7 @@ async def survey_to_result(person: HttpCitizen, region: str = "Xizang") -> str:
     await person.press("None of these")
     await person.press("Done")
     if "pay nothing" not in person.last_text and "How many" not in person.last_text:
-        await person.press("In the campaign period")
+        await person.press("Within the payment period")
     return await person.answer_none_to_the_end()
 
 

@@ -208,7 +208,7 @@ async def _answer(person: HttpCitizen, q: str, path: tuple[str, str, str | None]
         "benefit_year": "2027",
         "insurance": insurance,
         "group": group,
-        "payment": "In the campaign period",
+        "payment": "Within the payment period",
         "repair_years": "1 year",
         "aid_class": "Very high medical costs",
         "aid_expense": "Hospital stay",
