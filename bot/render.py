@@ -3,21 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cache
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.i18n import translations
 
 _BABEL = {"zh_Hans": "zh_Hans_CN", "bo": "bo_CN", "en": "en"}
+# CLDR has no list patterns for Tibetan (Babel falls back to the root's ASCII ", ", and to English
+# for "or"). Tibetan lists: "ཀ་དང་། ཁ། ག" and "ཀ། ཁ་ཡང་ན་ག"; the joiner takes a tsheg after a
+# Tibetan letter, a space after a digit or Latin character.
+_TIBETAN_LETTER = re.compile(r"[\u0F40-\u0FBC]$")
+_TIBETAN_CONJUNCTION = {"standard": "དང་། ", "or": "ཡང་ན་"}
 
 
 def _babel_locale(locale: str) -> Locale:
     return Locale.parse(_BABEL.get(locale, locale))
+
+
+def _tibetan_list(items: list[str], style: str) -> str:
+    def joined(item: str, word: str) -> str:
+        return item + ("་" if _TIBETAN_LETTER.search(item) else " ") + word
+
+    if len(items) < 2:
+        return "".join(items)
+    head = [joined(items[0], _TIBETAN_CONJUNCTION["standard"]), *items[1:-1]]
+    if style == "or":
+        last = joined(items[-2], _TIBETAN_CONJUNCTION["or"])
+        if not _TIBETAN_LETTER.match(items[-1][:1]):
+            last += " "  # before a digit
+        return "། ".join([*items[:-2], last]) + items[-1]
+    return head[0] + "། ".join([*head[1:], items[-1]])
+
+
+def listing(items: Any, locale: str, style: str = "standard") -> str:
+    """Items as a list people read in `locale`: "2025, 2026, and 2027", "2025、2026和2027",
+    "2025 དང་། 2026། 2027"; `style` "or" for a choice."""
+    texts = [str(item).strip() for item in items]
+    texts = [text for text in texts if text]
+    if locale == "bo":
+        return _tibetan_list(texts, style)
+    if not texts:
+        return ""
+    return format_list(texts, style=style, locale=_babel_locale(locale))
 
 
 @cache
@@ -47,9 +81,12 @@ def environment(locale: str) -> Environment:
         return format_date(value, format="long", locale=babel_locale)
 
     def years(values: list[int]) -> str:
-        return ", ".join(str(v) for v in values)
+        return listing(values, locale)
 
-    env.filters.update(yuan=yuan, date=date, years=years)
+    def as_list(values: Any, style: str = "standard") -> str:
+        return listing(values, locale, style)
+
+    env.filters.update(yuan=yuan, date=date, years=years, listing=as_list)
     env.globals["locale"] = locale
     return env
 

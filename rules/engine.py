@@ -321,9 +321,7 @@ def _exemption_start(
 def _explain_exemption(ctx: _Context, exemption: Exemption, rule: ExemptGroup | None) -> None:
     params = {
         "group": exemption.group,
-        "conditions": [
-            {"id": c.id, "holds": c.holds, **c.values} for c in exemption.conditions
-        ],
+        "conditions": exemption.condition_items,
         "missing": list(exemption.missing),
         "open_list": exemption.open_list,
     }
@@ -354,7 +352,7 @@ def _exempt_waiting(
         interpretation=exemption.interpretation,
         reason=rule.reason,
         group=exemption.group,
-        conditions=[{"id": c.id, "holds": c.holds, **c.values} for c in exemption.conditions],
+        conditions=exemption.condition_items,
         benefit_start=start,
         covered_until=until,
         start_rule=rule.start,

@@ -188,6 +188,11 @@ class Exemption:
     open_list: bool
     interpretation: bool = False
 
+    @property
+    def condition_items(self) -> list[dict[str, Any]]:
+        """Each condition as one mapping of its id, `holds` and values (as steps carry them)."""
+        return [{"id": c.id, "holds": c.holds, **c.values} for c in self.conditions]
+
 
 @dataclass(slots=True, kw_only=True)
 class Outcome:

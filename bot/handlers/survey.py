@@ -452,6 +452,12 @@ def create_router() -> Router:
         data = await state.get_data()
         action, mode = callback_data.a, data.get("mode")
         answers: Answers = dict(data.get("answers", {}))
+        if action == "language":  # from the deep link's greeting, at any point
+            await query.message.answer(
+                render_macro("messages.j2", "text", locale, "choose_language"),
+                reply_markup=keyboards.languages(preselected=locale),
+            )
+            return
         if not answers and action not in ("restart",):
             await reask(query.message, state, ctx, locale, "stale_button")
             return
@@ -524,11 +530,6 @@ def create_router() -> Router:
             answers.pop("region", None)
             await state.update_data(answers=answers, history=[], linked=False)
             await advance(query.message, state, ctx, locale)
-        elif action == "language":
-            await query.message.answer(
-                render_macro("messages.j2", "text", locale, "choose_language"),
-                reply_markup=keyboards.languages(preselected=locale),
-            )
         elif action == "edit" and mode in ("result", "why"):
             await show_summary(query.message, state, ctx, locale)
         else:
