@@ -515,7 +515,7 @@ def create_router() -> Router:
             assessment = evaluate(answers, ctx)
             await query.message.answer(render("result.j2", locale, a=assessment))
             chinese = render_macro("messages.j2", "text", "zh_Hans", "chinese_copy")
-            card = chinese + "\n\n" + render("result.j2", "zh_Hans", a=assessment)
+            card = chinese + "\n\n" + render("result.j2", "zh_Hans", a=assessment, buttons=False)
             await query.message.answer(card, reply_markup=keyboards.after_detail(locale))
         elif action == "card" and mode == "result":
             profile = to_profile(answers, ctx)
