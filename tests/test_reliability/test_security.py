@@ -467,3 +467,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
     for name in SETTINGS_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(workdir)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("payment_url", "javascript:alert(1)"), ("office_contact", "")]
+)
+def test_a_bad_contact_setting_stops_start_up_naming_it(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_env_file=None, **{name: value})
+    assert name.upper() in str(error.value)
