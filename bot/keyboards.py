@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import available
 from bot.render import render_macro
 from bot.survey import BY_ID, Answers, Context, Question
-from bot.transports.screen import LANGUAGES_PER_ROW, language_choices, rows_of
+from bot.transports.screen import LANGUAGES_PER_ROW, language_choices, options_per_row, rows_of
 
 
 class Pick(CallbackData, prefix="p"):
@@ -70,8 +70,7 @@ def _question(
         InlineKeyboardButton(text=label, callback_data=Pick(q=qid, v=v).pack())
         for label, v in zip(labels, options, strict=True)
     ]
-    per_row = 3 if years or qid in ("benefit_year", "repair_years") else 1
-    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    rows = rows_of(buttons, options_per_row(qid, years))
     for shown, id_ in ((years, "done"), (back, "back")):
         if shown:
             rows.append([_nav(locale, id_)])

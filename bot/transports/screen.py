@@ -65,8 +65,14 @@ def first_screen(locale: str) -> str | None:
     return screen(text, rows_of(labels, LANGUAGES_PER_ROW))
 
 
-# How keyboards.question lays out options: three a row for these, else one a row.
+# How a question's options are laid out (keyboards.question and the terminal's first screen):
+# three a row for these and for years, else one a row.
 _THREE_A_ROW = ("benefit_year", "repair_years")
+
+
+def options_per_row(question_id: str, years: bool = False) -> int:
+    """How many option buttons a question shows on one row."""
+    return 3 if years or question_id in _THREE_A_ROW else 1
 
 
 def survey_screen(locale: str, ctx: Context) -> str | None:
@@ -82,7 +88,7 @@ def survey_screen(locale: str, ctx: Context) -> str | None:
     text = render_macro("questions.j2", "prompt", locale, question.id, answers, example)
     options = question.options(answers, ctx)
     labels = [render_macro("questions.j2", "option", locale, question.id, v) for v in options]
-    return screen(text, rows_of(labels, 3 if question.id in _THREE_A_ROW else 1))
+    return screen(text, rows_of(labels, options_per_row(question.id)))
 
 
 def survey_context(settings: Settings) -> Context:
