@@ -20,6 +20,8 @@ Output: one row per non-blank input row with the columns of `output_columns`; a 
 be assessed keeps only `row`, `id` and `error` (`column: why`). `cap_change_steps` counts the
 steps earned (continuity + zero-claim - break years) before any ceiling on the yuan change.
 CSV output is written as UTF-8 with BOM so spreadsheet programs read the Chinese correctly.
+`--lang zh_Hans` writes the header, regions, yes/no and the error messages in Chinese, in the
+glossary's terms (locales/glossary.yaml); the default stays English.
 """
 
 from __future__ import annotations
@@ -88,6 +90,67 @@ COVERAGE_NAMES = {
     "无": "none",
 }
 YEAR_COLUMN = re.compile(r"^y(\d{4})$")
+LANGUAGES = ("en", "zh_Hans")
+# The output in Chinese, for offices: column names, values, and the words of the error messages.
+ZH_COLUMNS = {
+    "row": "行号",
+    "id": "编号",
+    "region": "地区",
+    "benefit_year": "待遇享受年度",
+    "break_years": "断保年数",
+    "exempt": "免除待遇等待期",
+    "wait_months": "待遇等待期（月）",
+    "benefit_start": "待遇开始日期",
+    "no_cover_this_year": "本年度无保障",
+    "useful_repair_years": "可缩短待遇等待期的补缴年数",
+    "repair_cost_per_year": "每补缴1年费用（元）",
+    "repair_cost_total_useful": "补缴费用合计（元）",
+    "cap_change": "大病保险最高支付限额变化（元）",
+    "cap_change_steps": "大病保险最高支付限额变化档数",
+    "error": "错误",
+    "coverage": "参保情况",
+    "payment_date": "缴费日期",
+    "group": "人群",
+    "repair_years": "补缴年数",
+    "zero_claim_years": "零报销年度",
+    "birth_date": "出生日期",
+    "header": "表头",
+}
+ZH_VALUES: dict[Cell, str] = {
+    "yes": "是",
+    "no": "否",
+    **{english: chinese for chinese, english in REGION_NAMES.items() if chinese != english},
+}
+ZH_GROUPS = {
+    "newborn": "新生儿",
+    "infant": "一周岁以内婴儿",
+    "medical_aid": "医疗救助对象",
+    "job_change": "就业状态发生变化中断缴费不超过3个月的人员",
+    "veteran": "退役军人",
+    "released": "刑满释放人员",
+    "student": "新入学大学生、技工院校学生",
+    "hardship": "新认定的困难人员",
+}
+# (English `why` of a RowError, Chinese): the bad input, when quoted, is kept as typed.
+ZH_REASONS = (
+    (re.compile(r"^required$"), "必填"),
+    (re.compile(r"^not a date: (.*)$"), "不是有效日期：{0}"),
+    (re.compile(r"^not a year: (.*)$"), "不是有效年份：{0}"),
+    (re.compile(r"^not a whole number: (.*)$"), "不是整数：{0}"),
+    (re.compile(r"^must be (\d{4}) or later$"), "须为{0}年或以后"),
+    (re.compile(r"^unknown region '(.*)'$"), "无法识别的地区“{0}”（西藏、山西、重庆、天津或其他）"),
+    (re.compile(r"^unknown group '(.*)' \(one of .*\)$"), "无法识别的人群“{0}”"),
+    (
+        re.compile(r"^unknown coverage '(.*)' \(resident, employee or none\)$"),
+        "无法识别的参保类型“{0}”（居民、职工或无）",
+    ),
+    (re.compile(r"^expected year:kind, got '(.*)'$"), "应为“年份:参保类型”，实际为“{0}”"),
+    (re.compile(r"^(\w+) but coverage says (\w+)$"), "与“参保情况”列不一致（{0}／{1}）"),
+    (
+        re.compile(r"^looks like an ID card or phone number; not copied$"),
+        "疑似身份证号或手机号，未复制",
+    ),
+)
 
 Cell = str | int | None
 
@@ -261,6 +324,43 @@ def result_cells(assessment: Assessment) -> list[Cell]:
     ]
 
 
+def header_cells(with_id: bool, lang: str = "en") -> list[str]:
+    """The output header in `lang`."""
+    columns = output_columns(with_id)
+    return [ZH_COLUMNS.get(c, c) for c in columns] if lang == "zh_Hans" else columns
+
+
+def describe_in(error: str, lang: str) -> str:
+    """A row's `column: why` in `lang`; a reason not in the table keeps its English words."""
+    if lang != "zh_Hans":
+        return error
+    column, sep, why = error.partition(": ")
+    if not sep:
+        return error
+    for pattern, chinese in ZH_REASONS:
+        if match := pattern.match(why):
+            names = [_zh_word(word) for word in match.groups()]
+            why = chinese.format(*names)
+            break
+    name = ZH_COLUMNS.get(column) or (f"{column[1:]}年" if YEAR_COLUMN.match(column) else column)
+    return f"{name}：{why}"
+
+
+def _zh_word(word: str) -> str:
+    return {"resident": "居民", "employee": "职工", "none": "无"}.get(word, word)
+
+
+def localize_cells(cells: list[Cell], lang: str) -> list[Cell]:
+    """Result cells (after `row`) in `lang`: region, yes/no and the error; numbers stay numbers."""
+    if lang != "zh_Hans":
+        return cells
+    *values, error = cells
+    return [
+        *(ZH_VALUES.get(v, v) if isinstance(v, str) else v for v in values),
+        None if error is None else describe_in(str(error), lang),
+    ]
+
+
 @contextmanager
 def _table(path: Path, fmt: str) -> Iterator[Callable[[list[Cell]], None]]:
     """A function that writes one row to `path` at once; the file is complete on exit."""
@@ -312,11 +412,15 @@ def run_batch(
     today: dt.date | None = None,
     policies: Mapping[str, Policy] | None = None,
     progress: bool | None = None,
+    lang: str = "en",
 ) -> BatchSummary:
-    """Assess every row of the ledger at `input_path`, writing each result as it is made."""
+    """Assess every row of the ledger at `input_path`, writing each result as it is made; the
+    header, values and error messages in `lang` (en or zh_Hans)."""
     source, target = Path(input_path), Path(output_path)
     if fmt not in FORMATS:
         raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang: {lang!r} is not one of {', '.join(LANGUAGES)}")
     if target.exists() and target.resolve() == source.resolve():
         raise LedgerError(f"{target}: the output would overwrite the input")
     today = today or dt.date.today()
@@ -337,7 +441,7 @@ def run_batch(
             inputs = itemgetter(*columns)  # two or more columns: it returns a tuple
             answers: dict[tuple[str, ...], list[Cell]] = {}
             with _table(target, fmt) as write, _progress(progress) as bar:
-                write(list(output_columns(with_id)))
+                write(header_cells(with_id, lang))
                 for number, row in enumerate(records, start=1):
                     if not "".join(row).strip():
                         continue  # blank rows keep their number so `row` matches the sheet
@@ -365,7 +469,7 @@ def run_batch(
                         if personal:
                             note = "id: looks like an ID card or phone number; not copied"
                             cells = [*cells[:-1], note]
-                    write([*label, number, *cells])
+                    write([*label, number, *localize_cells(cells, lang)])
                     bar.update()
     except UnicodeDecodeError:
         raise LedgerError(
@@ -387,7 +491,9 @@ def _batch(args: argparse.Namespace) -> int:
     fmt = args.format or ("xlsx" if args.output.suffix.lower() == ".xlsx" else "csv")
     try:
         policies = load_policies(args.overrides)
-        summary = run_batch(args.input, args.output, fmt=fmt, today=args.today, policies=policies)
+        summary = run_batch(
+            args.input, args.output, fmt=fmt, today=args.today, policies=policies, lang=args.lang
+        )
     except PolicyError as error:
         print(f"yibao batch: POLICY_OVERRIDES: {error}", file=sys.stderr)
         return 2
@@ -414,6 +520,12 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     batch.add_argument("-o", "--output", type=Path, required=True, help="the result file")
     batch.add_argument(
         "--format", choices=FORMATS, help="default: xlsx for a .xlsx output, otherwise csv"
+    )
+    batch.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default="en",
+        help="language of the header, values and error messages (default: en)",
     )
     batch.add_argument(
         "--today", type=_date_argument, help="today's date, YYYY-MM-DD (default: the system's)"

@@ -513,9 +513,11 @@ def create_router() -> Router:
             await advance(query.message, state, ctx, locale)
         elif action == "bilingual" and mode == "result":
             assessment = evaluate(answers, ctx)
-            await query.message.answer(render("result.j2", locale, a=assessment))
+            steps = next_steps(assessment, ctx.today, ctx.office, ctx.payment_url)
+            await query.message.answer(render("result.j2", locale, a=assessment, n=steps))
             chinese = render_macro("messages.j2", "text", "zh_Hans", "chinese_copy")
-            card = chinese + "\n\n" + render("result.j2", "zh_Hans", a=assessment, buttons=False)
+            copy = render("result.j2", "zh_Hans", a=assessment, n=steps, buttons=False)
+            card = chinese + "\n\n" + copy
             await query.message.answer(card, reply_markup=keyboards.after_detail(locale))
         elif action == "card" and mode == "result":
             profile = to_profile(answers, ctx)

@@ -84,7 +84,7 @@ EXPECTED = [
     (
         "Another region",
         "None",
-        ["4 months. Your insurance pays from May 1, 2027", "each step is at least 1,000 yuan"],
+        ["4 months. Your insurance pays from May 1, 2027", "your province sets each step"],
     ),
 ]
 
