@@ -204,7 +204,7 @@ async def test_a_whole_survey_through_faults_gets_every_reply_exactly_once(
         checked["survey"] += 1
     assert result == delivered(baseline[-1])[-1]
     assert "4 months. Your insurance pays from May 1, 2027" in result
-    assert "-8,000 yuan" in result
+    assert "8,000 yuan below the usual 140,000 yuan" in result
 
 
 async def test_a_blocked_user_is_tried_once_and_the_webhook_still_answers_200(

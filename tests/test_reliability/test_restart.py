@@ -171,6 +171,8 @@ async def survey_to_result(person: HttpCitizen, region: str = "Xizang") -> str:
     await person.press("None")
     await person.press("None of these")
     await person.press("Done")
+    if "paid late" in person.last_text:
+        await person.press("No, on time")
     if "pay nothing" not in person.last_text and "How many" not in person.last_text:
         await person.press("Within the payment period")
     return await person.answer_none_to_the_end()
@@ -188,6 +190,7 @@ async def _finish(person: HttpCitizen) -> str:
     """From the group question to the result."""
     await person.press("None of these")
     await person.press("Done")
+    await person.press("No, on time")
     await person.say("2027-01-05")
     await person.press("Done")
     summary = person.last_text

@@ -191,24 +191,43 @@ PLAUSIBLE = {
 }
 RAW = ["p:region", "p:region:xizang:x", "p::", "p:region:" + "x" * 80, "p:no_such:1", "x" * 64]
 # Three people, so that every question is asked: (insurance, group, years without claims).
-PATHS = [
-    ("Resident insurance", "None of these", "2025"),  # then the medical-aid questions
-    ("None", "None of these", None),  # nothing paid: the repair question
-    ("None", "Baby under one year", None),  # the birth date
+PATHS: list[dict[str, str]] = [
+    # Every year paid: last year's payment, then the medical-aid questions.
+    {"insurance": "Resident insurance", "zero_claim": "2025"},
+    {"insurance": "None"},  # nothing paid: the repair question
+    # The birth date; a baby's payment is by its day.
+    {"insurance": "None", "group": "Baby under one year", "payment_button": "Today"},
+    # A job change paid on a typed day in Shanxi, the old cover ending in December 2025: whether
+    # that was within the announced period, the day cover stopped, the years insured before.
+    {
+        "region": "Shanxi",
+        "insurance": "Employee insurance",
+        "group": "Job change",
+        "payment": "2026-02-01",
+    },
 ]
 
 
-async def _answer(person: HttpCitizen, q: str, path: tuple[str, str, str | None]) -> None:
+async def _answer(person: HttpCitizen, q: str, path: dict[str, str]) -> None:
     """Answer question q the way a person on `path` would."""
-    insurance, group, zero_claim = path
     born = (dt.date.today() - dt.timedelta(days=30)).isoformat()
-    typed = {"birth_date": born, "aid_cost": "12000", "aid_income": "30000"}
+    typed = {
+        "birth_date": born,
+        "aid_cost": "12000",
+        "aid_income": "30000",
+        "left_on": "2025-12-01",
+    }
+    if "payment" in path:
+        typed["payment"] = path["payment"]
     chosen = {
-        "region": "Xizang",
+        "region": path.get("region", "Xizang"),
         "benefit_year": "2027",
-        "insurance": insurance,
-        "group": group,
-        "payment": "Within the payment period",
+        "insurance": path["insurance"],
+        "group": path.get("group", "None of these"),
+        "late_year": "No, on time",
+        "payment": path.get("payment_button", "Within the payment period"),
+        "in_period": "No, outside it",
+        "continuous_years": "Less than 2 years",
         "repair_years": "1 year",
         "aid_class": "Very high medical costs",
         "aid_expense": "Hospital stay",
@@ -218,8 +237,8 @@ async def _answer(person: HttpCitizen, q: str, path: tuple[str, str, str | None]
     elif q in chosen:
         await person.press(chosen[q])
     else:  # a years question: tick one year (only on the first path), then Done
-        if q == "zero_claim_years" and zero_claim:
-            await person.press(f"☐ {zero_claim}")
+        if q == "zero_claim_years" and path.get("zero_claim"):
+            await person.press(f"☐ {path['zero_claim']}")
         await person.press("Done")
 
 
@@ -310,6 +329,7 @@ async def test_logs_at_info_carry_no_message_text_and_no_ids(
         await person.press("Resident insurance")
         await person.press("None of these")
         await person.press("Done")
+        await person.press("No, on time")
         await person.say("2027-01-05")
         await person.press("Done")
         result = await person.press("Show my result")
