@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.screen import Screen
 
 from bot.i18n import available, client_locale
 from bot.settings import Settings, load_settings
@@ -42,18 +43,6 @@ def settings(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     return load_settings()
-
-
-class Screen(io.StringIO):
-    """An output stream that keeps each printed block (one write per message)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.blocks: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.blocks.append(text.strip("\n"))
-        return super().write(text)
 
 
 async def bot_alone(settings: Settings, typed: str, lang: str | None) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from fakes.screen import Screen
 
 from bot.i18n import client_locale
 from bot.settings import load_settings
@@ -30,18 +31,6 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """A handler failing inside the terminal is only logged, so fail the test on it."""
     yield
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-
-
-class Screen(io.StringIO):
-    """An output stream that keeps each printed block (one write per message)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.blocks: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.blocks.append(text.strip("\n"))
-        return super().write(text)
 
 
 async def chat(lines: str) -> tuple[int, Screen]:
