@@ -585,18 +585,19 @@ def _waiting(ctx: _Context) -> tuple[Waiting, _Payment]:
 
     # Unknown whether the payment was in the period: answer with the later start, give the other.
     alternative = None
-    outside = payment.in_period is not True
     if payment.in_period is None:
-        late, early = outcome(True), outcome(False)
-        if early.benefit_start and late.benefit_start and early.benefit_start > late.benefit_start:
-            late, early = early, late
-        outside, alternative = not late.in_period, early
-    applies = outside or bool(breaks) or broken
-    fixed, variable, total = _months(ctx, len(breaks), effective_repair, applies)
+        main, alternative = outcome(True), outcome(False)
+        later = alternative.benefit_start and main.benefit_start
+        if later and alternative.benefit_start > main.benefit_start:
+            main, alternative = alternative, main
+    else:
+        main = outcome(not payment.in_period)
+    outside, applies, total = not main.in_period, main.applies, main.total_months
+    fixed, variable, _ = _months(ctx, len(breaks), effective_repair, applies)
     unrepaired = _months(ctx, len(breaks), 0, applies)[2]
-    start = outcome(outside).benefit_start or ctx.day
+    start = main.benefit_start or ctx.day
     carried_from = None
-    if carried and carried[1] >= start and carried[1] > _start(ctx, total, payment, outside):
+    if carried and carried[1] > _start(ctx, total, payment, outside):  # it moved the start
         carried_from = carried[0]
         ctx.reading("waiting.carried_over", "late_year_carries", year=carried[0], day=carried[1])
     if ctx.explain:
