@@ -21,6 +21,7 @@ from bot.campaign.reminders import (
 )
 from bot.campaign.stats import campaign_start, summarise
 from bot.campaign.store import CampaignStore
+from bot.handlers.chats import PrivateChat
 from bot.render import environment, render_macro
 from bot.settings import Settings
 from bot.survey import Context, evaluate
@@ -57,6 +58,8 @@ def _assessment(data: dict[str, Any], today: dt.date, policies: PolicySet) -> As
 def create_router(settings: Settings) -> Router:
     """/stats (ADMIN_IDS only) and the Remind buttons; include it before catch-all routers."""
     router = Router(name="campaign")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
     admins = frozenset(settings.admin_ids)
 
     @router.message(Command("stats"))

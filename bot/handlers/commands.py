@@ -12,6 +12,7 @@ from bot import keyboards
 from bot.campaign import CampaignStore
 from bot.cards import explain_text
 from bot.checkcode import InvalidCode
+from bot.handlers.chats import PrivateChat
 from bot.handlers.survey import context, reask, show_current, start_survey
 from bot.i18n import available
 from bot.keyboards import Lang
@@ -24,6 +25,8 @@ from rules import PolicySet
 
 def create_router() -> Router:
     router = Router(name="commands")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
 
     @router.message(CommandStart())
     @router.message(Command("restart"))

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot import keyboards
 from bot.campaign import CampaignStore, outcome_kinds, reminder_buttons
 from bot.cards import card_text
+from bot.handlers.chats import PrivateChat
 from bot.keyboards import Edit, Nav, Pick
 from bot.next_steps import next_steps
 from bot.render import render, render_macro
@@ -384,6 +385,8 @@ async def _command_text(message: Message) -> bool:
 
 def create_router() -> Router:
     router = Router(name="survey")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
 
     @router.callback_query(Pick.filter())
     async def on_pick(
