@@ -24,6 +24,7 @@ _UNKNOWN = -32768
 # format, engine, digest(4), region|group, year, coverage(4), payment, birth, made, repair,
 # zero-claim mask, incentive mask, total months, net change /100, crc
 _LAYOUT = struct.Struct(">BB4sBBIHHHBHHBh")
+MAX_CODE_CHARS = 200
 
 
 class InvalidCode(ValueError):
@@ -106,6 +107,10 @@ def encode(profile: Profile, assessment: Assessment) -> str:
 
 def decode(code: str) -> Decoded:
     """The facts, rules version and results a code holds; InvalidCode if it is not readable."""
+    # A code is 45 characters plus dashes or spaces: anything much longer is refused before the
+    # big-integer decoding below, whose cost grows with the square of the length.
+    if len(code) > MAX_CODE_CHARS:
+        raise InvalidCode("length")
     text = code.strip().upper().replace("-", "").replace(" ", "")
     text = text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
     if not text or any(char not in _ALPHABET for char in text):

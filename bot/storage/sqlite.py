@@ -20,6 +20,7 @@ from aiogram.fsm.storage.base import (
 )
 
 ROWS_KEPT = 10_000
+_HEADER = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fsm (
@@ -47,6 +48,40 @@ def connect(path: Path, schema: str) -> sqlite3.Connection:
     with conn:
         conn.executescript(schema)
     return conn
+
+
+class StateFileError(RuntimeError):
+    """The state file exists but is not a sound SQLite database; it is left as it is."""
+
+
+def check_state_file(path: Path) -> None:
+    """Raise StateFileError unless `path` is absent (a new file will be made) or a sound database.
+
+    Read-only: a refused file is never written to. A 0-byte file is refused too, since a state
+    file emptied by a bad copy or a full disk would otherwise start over with every conversation
+    lost; delete it to start afresh.
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StateFileError(f"{path} cannot be read ({error.strerror})") from None
+    if not header:
+        raise StateFileError(f"{path} is empty (0 bytes), not a SQLite database")
+    if header != _HEADER:
+        raise StateFileError(f"{path} is not a SQLite database")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            found = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise StateFileError(f"{path} is damaged ({error})") from None
+    if found != ["ok"]:
+        raise StateFileError(f"{path} is damaged (quick_check: {found[0] if found else '?'})")
 
 
 class SQLiteStorage(BaseStorage):
@@ -141,6 +176,21 @@ class SQLiteStorage(BaseStorage):
         self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._rows.clear()
         return count
+
+    def verify(self) -> None:
+        """At start-up: refuse a damaged state file (StateFileError), then open or create it."""
+        check_state_file(self.path)
+        self._db()
+
+    def probe(self) -> str | None:
+        """None when the file still serves a cheap read, else a short reason (no contents)."""
+        if not self.path.exists():
+            return "state file is gone"
+        try:
+            self._db().execute("SELECT 1 FROM fsm LIMIT 1").fetchall()
+        except sqlite3.Error:
+            return "state file cannot be read"
+        return None
 
     async def count_rows(self) -> int:
         """Return how many rows are stored."""

@@ -12,24 +12,64 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from pydantic import ValidationError
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings, SettingsError
+from bot.storage.health import StateFileError, probe_store, verify_store
 from bot.transports.session import ApiSession, settle_memory
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 30.0
 HEALTHZ = "/healthz"
+# Telegram caps a message at 4,096 characters; even a reply quoting another message with
+# entities stays far below this, so a bigger body is refused (413) before it is parsed.
+MAX_BODY = 256 * 1024
+# A connection that has not sent a whole request head within this many seconds (a new one
+# that sends nothing, or trickles its headers) or that idles between requests is closed.
+IDLE_TIMEOUT = 5.0
+# The rest of a request's body must arrive within this many seconds of its head (else 408).
+BODY_TIMEOUT = 10.0
+# Connections the kernel queues for accepting; beyond that new ones are refused.
+BACKLOG = 128
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    """Liveness probe."""
-    return web.Response(text="ok")
+def _healthz(storage: BaseStorage) -> Handler:
+    """The probe: 200 "ok" when the store serves a cheap read (SQLite) or PING (Redis), else 503."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        reason = await probe_store(storage)
+        if reason is not None:
+            return web.Response(status=503, text=reason)
+        return web.Response(text="ok")
+
+    return healthz
+
+
+class UpdateHandler(SimpleRequestHandler):
+    """aiogram's handler: a bounded body read, and 400 (nothing of it logged) for a non-Update."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                body = await request.read()  # 413 beyond the application's client_max_size
+        except TimeoutError:
+            raise web.HTTPRequestTimeout() from None
+        try:
+            update = Update.model_validate(bot.session.json_loads(body), context={"bot": bot})
+        except (ValueError, RecursionError, ValidationError):
+            # Only the size: the body may hold someone's message.
+            logger.warning("refused a %d-byte body that is not a Telegram update", len(body))
+            return web.Response(status=400, text="not a Telegram update")
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 def peer_allowed(remote: str | None, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
@@ -65,12 +105,12 @@ def create_webhook_app(settings: Settings, dispatcher: Dispatcher, bot: Bot) -> 
     if secret is None:
         logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
     middlewares = [allow_list(settings.webhook_allowed_ips)] if settings.webhook_allowed_ips else []
-    app = web.Application(middlewares=middlewares)
-    handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
+    handler = UpdateHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
     # Not handler.register(): it closes the bot session in on_shutdown, which aiohttp runs
     # before waiting for requests in flight, so their replies would fail.
     app.router.add_post(settings.webhook_path, handler.handle)
-    app.router.add_get(HEALTHZ, _healthz)
+    app.router.add_get(HEALTHZ, _healthz(dispatcher.storage))
     workflow = {"app": app, "dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
 
     async def on_startup(app: web.Application) -> None:
@@ -112,12 +152,35 @@ def _bot(settings: Settings) -> Bot:
 
 
 async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve on WEBHOOK_HOST:WEBHOOK_PORT until SIGINT/SIGTERM (or `stop` is set)."""
+    """Serve on WEBHOOK_HOST:WEBHOOK_PORT until SIGINT/SIGTERM (or `stop` is set).
+
+    Refuses to start without WEBHOOK_SECRET or with a damaged state file (left untouched).
+    """
     bot = _bot(settings)
+    if settings.webhook_secret is None:
+        raise SettingsError(
+            "WEBHOOK_SECRET is not set: without it anyone who finds the URL can post updates; "
+            "set it to a random string of letters, digits, _ and -"
+        )
     storage = create_storage(settings)
+    try:
+        verify_store(storage)  # before any hook can open, and so create, the state file
+    except StateFileError as error:
+        await storage.close()
+        raise SettingsError(
+            f"DATA_DIR: {error}; it was left untouched: restore it from a backup, or move it "
+            "away to start with no saved conversations"
+        ) from None
     dispatcher = create_dispatcher(settings, storage)
     app = create_webhook_app(settings, dispatcher, bot)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        keepalive_timeout=IDLE_TIMEOUT,
+        # A client hanging up must not cut an update off half-handled; Telegram redelivers.
+        handler_cancellation=False,
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -125,7 +188,7 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
             loop.add_signal_handler(sig, stop.set)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port, backlog=BACKLOG)
         try:
             await site.start()
         except OSError as error:

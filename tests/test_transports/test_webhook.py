@@ -110,7 +110,9 @@ def _free_port() -> int:
 
 
 async def test_run_webhook_serves_until_stopped(clean_env: Path) -> None:
-    settings: Settings = load_settings(bot_token="1:x", webhook_port=_free_port())
+    settings: Settings = load_settings(
+        bot_token="1:x", webhook_port=_free_port(), webhook_secret=SECRET
+    )
     stop = asyncio.Event()
     server = asyncio.create_task(run_webhook(settings, stop))
     url = f"http://127.0.0.1:{settings.webhook_port}/healthz"
@@ -134,7 +136,10 @@ async def test_rejected_token_stops_start_up(
     monkeypatch.setattr(webhook, "create_bot", lambda token, session=None: bot)
     fake.fail_next("setWebhook", status=401)
     settings = load_settings(
-        bot_token="42:TEST", webhook_port=_free_port(), webhook_url="https://bot.example.org/hook"
+        bot_token="42:TEST",
+        webhook_port=_free_port(),
+        webhook_url="https://bot.example.org/hook",
+        webhook_secret=SECRET,
     )
     with pytest.raises(SettingsError, match=r"^BOT_TOKEN"):
         await run_webhook(settings)

@@ -1,0 +1,37 @@
+"""Whether the FSM store can serve: checked once at start-up and by every /healthz probe."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.exceptions import RedisError
+
+from bot.storage.sqlite import SQLiteStorage, StateFileError
+
+# Below the 1 s a Kubernetes probe waits by default, so a hung Redis reads as 503, not a timeout.
+PROBE_TIMEOUT = 0.8
+
+__all__ = ["PROBE_TIMEOUT", "StateFileError", "probe_store", "verify_store"]
+
+
+def verify_store(storage: BaseStorage) -> None:
+    """At start-up: a SQLite state file must be a sound database (StateFileError otherwise)."""
+    if isinstance(storage, SQLiteStorage):
+        storage.verify()
+
+
+async def probe_store(storage: BaseStorage) -> str | None:
+    """None when the store can serve, else a short plain reason that carries no secrets."""
+    if isinstance(storage, SQLiteStorage):
+        return storage.probe()
+    if isinstance(storage, RedisStorage):
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await storage.redis.ping()
+        except TimeoutError:
+            return "redis does not answer"
+        except (RedisError, OSError):
+            return "redis is unreachable"
+    return None
