@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -24,10 +23,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-import redis
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from fakes.bot_api import FakeBotAPI
+from fakes.redis_server import start_redis_server
 
 from bot.app import create_bot
 from bot.render import render_macro
@@ -79,41 +78,10 @@ async def healthz(client: aiohttp.ClientSession, port: int) -> tuple[int, str]:
 # -- /healthz --------------------------------------------------------------------------------
 
 
-def _start_redis(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    """A redis-server on a free port once it answers PING, or None if it did not start."""
-    port = free_port()
-    args = f"--port {port} --bind 127.0.0.1 --appendonly no".split()
-    proc = subprocess.Popen(
-        [binary, *args, "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            with redis.Redis.from_url(url, socket_timeout=1) as client:
-                if client.ping():
-                    return proc, url
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    return None
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A redis-server of this test's own, which the test may stop."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server not found on PATH")
-    for _ in range(5):  # another process may take the port between probing and binding
-        started = _start_redis(binary, tmp_path)
-        if started is not None:
-            break
-    else:
-        pytest.fail("redis-server did not start answering PING")
+    started = start_redis_server(tmp_path)
     yield started
     if started[0].poll() is None:
         started[0].kill()
