@@ -6,15 +6,13 @@ from __future__ import annotations
 import io
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.screen import Screen
+from fakes.screen import Screen, console_chat
 
 from bot.i18n import available, client_locale
 from bot.settings import Settings, load_settings
@@ -27,8 +25,6 @@ from bot.transports.screen import (
     survey_context,
 )
 from bot.transports.terminal import run_terminal
-
-YIBAO = Path(sys.executable).with_name("yibao")
 
 
 @pytest.fixture(autouse=True)
@@ -158,17 +154,7 @@ def test_line_reader_keeps_lines_until_attached() -> None:
 
 async def test_console_chat_shows_what_the_bot_says(tmp_path: Path, settings: Settings) -> None:
     # The real script, "1" typed ahead (answered early, before aiogram loads), then a region.
-    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
-    result = subprocess.run(
-        [*command, "chat", "--lang", "bo"],
-        input="1\n1\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "")},
-    )
+    result = console_chat(tmp_path, "1\n1\n", "--lang", "bo")
     assert result.returncode == 0, result.stderr
     alone = await bot_alone(settings, "1\n1\n", "bo")
     assert result.stdout == "".join(f"\n{block}\n" for block in alone)

@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
-from fakes.screen import Screen
+from fakes.screen import Screen, console_chat
 
 from bot.i18n import client_locale
 from bot.settings import load_settings
 from bot.transports.screen import first_screen
 from bot.transports.terminal import TerminalSession, client_language_code, run_terminal
 
-YIBAO = Path(sys.executable).with_name("yibao")
 BUTTON = re.compile(r"^\[1\] \S", re.MULTILINE)
 
 
@@ -102,21 +101,6 @@ def test_language_code(
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.setenv("LANG", env)
     assert client_language_code(lang) == expected
-
-
-def console_chat(folder: Path, typed: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`yibao chat` as a person starts it, in an empty folder with a bare environment."""
-    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
-    return subprocess.run(
-        [*command, "chat", *args],
-        input=typed,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=folder,
-        env={"PATH": os.environ.get("PATH", "")},
-    )
 
 
 def test_console_script_chat(tmp_path: Path) -> None:
