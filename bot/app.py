@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
+from redis.exceptions import RedisError
 
 from bot import handlers
 from bot.campaign import setup_campaign
 from bot.middlewares import LocaleMiddleware
 from bot.retry import install_retry, register_error_handlers
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage import SQLiteStorage
+from bot.storage.health import StateFileError, open_store
+from bot.storage.updates import create_update_ledger
 from bot.throttle import ThrottlingMiddleware
+from bot.updates import install_gate
 from rules import load_policies
 
 SQLITE_FILE = "yibao.sqlite3"
@@ -26,9 +32,35 @@ def create_storage(settings: Settings, *, memory: bool = False) -> BaseStorage:
         return MemoryStorage()
     if settings.redis_url:
         return RedisStorage.from_url(
-            settings.redis_url.get_secret_value(), key_builder=DefaultKeyBuilder(with_destiny=True)
+            settings.redis_url.get_secret_value(),
+            # Keys name the bot, so a staging bot can share the database (bot/storage/migrate.py).
+            key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True),
         )
     return SQLiteStorage(settings.data_dir / SQLITE_FILE)
+
+
+async def start_store(settings: Settings, bot_id: int) -> BaseStorage:
+    """The store of a Telegram transport, checked and adopted for `bot_id` (open_store).
+
+    A damaged state file or an unreachable Redis stops start-up: SettingsError naming the
+    setting; the file is left untouched.
+    """
+    storage = create_storage(settings)
+    try:
+        await open_store(storage, bot_id)
+    except StateFileError as error:
+        await storage.close()
+        raise SettingsError(
+            f"DATA_DIR: {error}; it was left untouched: restore it from a backup, or move it "
+            "away to start with no saved conversations"
+        ) from None
+    except sqlite3.Error as error:
+        await storage.close()
+        raise SettingsError(f"DATA_DIR: the state file cannot be used ({error})") from None
+    except (RedisError, OSError) as error:
+        await storage.close()
+        raise SettingsError(f"REDIS_URL: Redis cannot be used ({type(error).__name__})") from None
+    return storage
 
 
 def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
@@ -42,6 +74,7 @@ def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
         settings=settings,
         policies=load_policies(settings.policy_overrides),
     )
+    install_gate(dispatcher, create_update_ledger(storage))
     dispatcher.update.outer_middleware(LocaleMiddleware(settings.default_locale))
     dispatcher.update.outer_middleware(
         ThrottlingMiddleware(settings.throttle_rate, settings.throttle_burst)

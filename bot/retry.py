@@ -14,6 +14,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import (
+    TelegramBadRequest,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -21,14 +22,26 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.methods import GetUpdates
+from aiogram.methods import AnswerCallbackQuery, GetUpdates
 from aiogram.types import ErrorEvent
+
+from bot.updates import time_left
 
 if TYPE_CHECKING:
     from aiogram.methods import Response, TelegramMethod
     from aiogram.methods.base import TelegramType
 
 log = logging.getLogger("yibao.retry")
+
+# What Telegram says when a press is answered after its ~15 s: the press itself is still
+# handled; only the client's spinner has already stopped on its own.
+EXPIRED_QUERY = ("query is too old", "query id is invalid")
+# Telegram drops an unanswered press after about 15 s: a longer flood wait is not waited.
+ANSWER_WAIT = 5.0
+# Left before the update's budget ends when deciding whether a wait still fits.
+MARGIN = 2.0
+# After a timeout Telegram may have acted on these already: sending again could send twice.
+_SAFE_AFTER_TIMEOUT = ("get", "set", "delete", "edit", "answer")
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -69,27 +82,75 @@ class RetryMiddleware(BaseRequestMiddleware):
         if isinstance(method, GetUpdates):
             # Polling backs off on its own, and a long poll must not be stretched further.
             return await make_request(bot, method)
+        if isinstance(method, AnswerCallbackQuery):
+            return await self._answer(make_request, bot, method)
         attempt = 1
         while True:
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
-                # Retrying before retry_after has passed only earns another 429: give up instead.
-                if attempt >= self.attempts or error.retry_after > self.max_wait:
+                # Inside an update the wait may use what is left of its budget (the webhook has
+                # answered 200 by then, bot/transports/webhook.py); retrying before retry_after
+                # has passed only earns another 429, so a longer wait gives up at once.
+                if attempt >= self.attempts or error.retry_after > self.longest_wait():
                     raise
                 delay: float = error.retry_after
             except TelegramEntityTooLarge:
                 raise  # subclasses TelegramNetworkError, yet the same request would fail again
-            except (TelegramServerError, TelegramNetworkError):
-                # Trade-off: after a timeout or a dropped connection Telegram may already have
-                # acted, so a retried sendMessage can arrive twice; a rare duplicate beats a
-                # reply lost for good.
+            except TelegramNetworkError as error:
+                # A refused or dropped connection is retried. After a timeout Telegram may have
+                # sent the message already: a send is not repeated (it would arrive twice);
+                # reads, edits and answers are safe to repeat.
+                timed_out = error.message.startswith("Request timeout")
+                if attempt >= self.attempts or (
+                    timed_out and not method.__api_method__.startswith(_SAFE_AFTER_TIMEOUT)
+                ):
+                    raise
+                delay = self.backoff(attempt)
+            except TelegramServerError:
                 if attempt >= self.attempts:
                     raise
                 delay = self.backoff(attempt)
+            if delay > self.longest_wait():
+                raise TimeoutError(f"{method.__api_method__}: no time left to retry")
             attempt += 1
             log.info("retrying %s, attempt %d", method.__api_method__, attempt)
             await self.sleep(delay)
+
+    def longest_wait(self) -> float:
+        """Seconds a retry may wait: what the update's budget has left, else `max_wait`."""
+        left = time_left()
+        return self.max_wait if left is None else left - MARGIN
+
+    async def _answer(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: AnswerCallbackQuery,
+    ) -> Response[TelegramType]:
+        """Answer a press once: an expired or rate-limited answer is no error (the press is
+        handled all the same), a network fault is retried like any call."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramBadRequest as error:
+                if not any(phrase in error.message.lower() for phrase in EXPIRED_QUERY):
+                    raise
+                log.info("a press was answered too late for Telegram; handled all the same")
+                break
+            except TelegramRetryAfter as error:
+                # A long wait would outlive the query: the spinner stops on its own.
+                if attempt >= self.attempts or error.retry_after > min(
+                    ANSWER_WAIT, self.longest_wait()
+                ):
+                    log.info("a press was not answered: flood control")
+                    break
+                await self.sleep(error.retry_after)
+            except (TelegramServerError, TelegramNetworkError):
+                if attempt >= self.attempts:
+                    raise
+                await self.sleep(self.backoff(attempt))
+        return True  # type: ignore[return-value]  # answerCallbackQuery's own result
 
 
 def install_retry(bot: Bot, middleware: RetryMiddleware | None = None) -> Bot:

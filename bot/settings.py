@@ -101,6 +101,20 @@ class Settings(BaseSettings):
             )
         return self.bot_token.get_secret_value().strip()
 
+    @property
+    def bot_id(self) -> int | None:
+        """The bot's id, the token's part before ":" (no network), or None without a token."""
+        token = self.bot_token.get_secret_value().strip() if self.bot_token else ""
+        head = token.partition(":")[0]
+        return int(head) if head.isdigit() else None
+
+    def require_bot_id(self) -> int:
+        """The bot's id from BOT_TOKEN, or a SettingsError naming BOT_TOKEN."""
+        self.require_token()
+        if self.bot_id is None:
+            raise SettingsError("BOT_TOKEN: not a bot token (they look like 123456:ABC-DEF)")
+        return self.bot_id
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment and `.env`; a bad value raises SettingsError naming it."""

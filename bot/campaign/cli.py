@@ -43,8 +43,12 @@ async def read_rows(since: dt.date, until: dt.date) -> list[Row]:
     from bot.campaign.store import create_campaign_store
     from bot.settings import load_settings
 
-    storage = create_storage(load_settings())
+    settings = load_settings()
+    bot_id = settings.require_bot_id()
+    storage = create_storage(settings)
     store = create_campaign_store(storage)
+    # The counters are filed by bot: the token says whose (bot/storage/migrate.py).
+    store.bind(bot_id)
     try:
         return await store.counts(since, until)
     finally:

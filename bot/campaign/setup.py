@@ -23,6 +23,8 @@ def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStor
     if "campaign" in dispatcher.workflow_data:
         return  # already set up; a second router would be an error in aiogram
     store = create_campaign_store(storage)
+    if settings.bot_id is not None:
+        store.bind(settings.bot_id)
     dispatcher["campaign"] = store
     dispatcher.include_router(create_router(settings))
     # First among the routers: the survey's catch-all handlers would take /stats and the
@@ -34,6 +36,7 @@ def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStor
 
     async def start_sender(bot: Bot) -> None:
         """Start sending due reminders (in `yibao chat` they print to the terminal)."""
+        store.bind(bot.id)  # the bot that runs decides, whatever token the settings hold
         if tasks and not tasks[-1].done():
             return
         stop.clear()

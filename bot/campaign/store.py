@@ -82,7 +82,17 @@ def _check_kind(kind: str) -> None:
 
 
 class CampaignStore(ABC):
-    """Counters by day × region × language × outcome, and reminders by user and kind."""
+    """Counters by day × region × language × outcome, and reminders by user and kind.
+
+    Everything is filed under `bot_id` (bot/storage/migrate.py): a staging bot sharing the
+    store neither counts nor sends the real bot's. `bind` sets it before the first update.
+    """
+
+    bot_id: int = 0
+
+    def bind(self, bot_id: int) -> None:
+        """File what follows under `bot_id` (the running bot's id)."""
+        self.bot_id = bot_id
 
     @abstractmethod
     async def record_answer(
@@ -174,14 +184,16 @@ class MemoryCampaignStore(CampaignStore):
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaign_counts (
+    bot_id  INTEGER NOT NULL,
     day     TEXT NOT NULL,
     region  TEXT NOT NULL,
     locale  TEXT NOT NULL,
     outcome TEXT NOT NULL,
     count   INTEGER NOT NULL,
-    PRIMARY KEY (day, region, locale, outcome)
+    PRIMARY KEY (bot_id, day, region, locale, outcome)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS campaign_reminders (
+    bot_id  INTEGER NOT NULL,
     user_id INTEGER NOT NULL,
     kind    TEXT NOT NULL,
     chat_id INTEGER NOT NULL,
@@ -189,7 +201,7 @@ CREATE TABLE IF NOT EXISTS campaign_reminders (
     send_at INTEGER NOT NULL,
     locale  TEXT NOT NULL,
     payload TEXT NOT NULL,
-    PRIMARY KEY (user_id, kind)
+    PRIMARY KEY (bot_id, user_id, kind)
 );
 CREATE INDEX IF NOT EXISTS campaign_reminders_send_at ON campaign_reminders (send_at);
 """
@@ -214,10 +226,13 @@ class SQLiteCampaignStore(CampaignStore):
         self, day: dt.date, region: str, locale: str, outcomes: list[str]
     ) -> None:
         _check_counter(region, locale, outcomes)
-        rows = [(day.isoformat(), region, locale, o, n) for o, n in Counter(outcomes).items()]
+        rows = [
+            (self.bot_id, day.isoformat(), region, locale, o, n)
+            for o, n in Counter(outcomes).items()
+        ]
         with self._db() as conn:
             conn.executemany(
-                "INSERT INTO campaign_counts VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO campaign_counts VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET count = count + excluded.count",
                 rows,
             )
@@ -225,8 +240,8 @@ class SQLiteCampaignStore(CampaignStore):
     async def counts(self, since: dt.date, until: dt.date) -> list[Row]:
         cursor = self._db().execute(
             "SELECT day, region, locale, outcome, count FROM campaign_counts "
-            "WHERE day BETWEEN ? AND ? ORDER BY day, region, locale, outcome",
-            (since.isoformat(), until.isoformat()),
+            "WHERE bot_id = ? AND day BETWEEN ? AND ? ORDER BY day, region, locale, outcome",
+            (self.bot_id, since.isoformat(), until.isoformat()),
         )
         return [Row(dt.date.fromisoformat(d), *rest) for d, *rest in cursor]
 
@@ -242,11 +257,12 @@ class SQLiteCampaignStore(CampaignStore):
         _check_kind(kind)
         with self._db() as conn:
             conn.execute(
-                "INSERT INTO campaign_reminders VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (user_id, kind) DO UPDATE SET chat_id = excluded.chat_id, "
+                "INSERT INTO campaign_reminders VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (bot_id, user_id, kind) DO UPDATE SET chat_id = excluded.chat_id, "
                 "due = excluded.due, send_at = excluded.send_at, locale = excluded.locale, "
                 "payload = excluded.payload",
                 (
+                    self.bot_id,
                     user_id,
                     kind,
                     chat_id,
@@ -260,8 +276,8 @@ class SQLiteCampaignStore(CampaignStore):
     async def due_reminders(self, now: dt.datetime, limit: int) -> list[Reminder]:
         cursor = self._db().execute(
             "SELECT user_id, chat_id, kind, due, locale, payload FROM campaign_reminders "
-            "WHERE send_at <= ? ORDER BY send_at, user_id, kind LIMIT ?",
-            (_epoch(now), limit),
+            "WHERE bot_id = ? AND send_at <= ? ORDER BY send_at, user_id, kind LIMIT ?",
+            (self.bot_id, _epoch(now), limit),
         )
         return [
             Reminder(user, chat, kind, dt.date.fromisoformat(due), locale, json.loads(payload))
@@ -271,14 +287,16 @@ class SQLiteCampaignStore(CampaignStore):
     async def mark_sent(self, reminder: Reminder) -> None:
         with self._db() as conn:
             conn.execute(
-                "DELETE FROM campaign_reminders WHERE user_id = ? AND kind = ? AND due = ?",
-                (reminder.user_id, reminder.kind, reminder.due.isoformat()),
+                "DELETE FROM campaign_reminders "
+                "WHERE bot_id = ? AND user_id = ? AND kind = ? AND due = ?",
+                (self.bot_id, reminder.user_id, reminder.kind, reminder.due.isoformat()),
             )
 
     async def forget(self, user_id: int) -> int:
         with self._db() as conn:
             return conn.execute(
-                "DELETE FROM campaign_reminders WHERE user_id = ?", (user_id,)
+                "DELETE FROM campaign_reminders WHERE bot_id = ? AND user_id = ?",
+                (self.bot_id, user_id),
             ).rowcount
 
     async def close(self) -> None:
@@ -303,7 +321,7 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisCampaignStore(CampaignStore):
-    """Keys under `yibao:` in the RedisStorage's database.
+    """Keys under `yibao:<bot_id>:` in the RedisStorage's database.
 
     stats:days (sorted set of days), stats:<day> (hash region|locale|outcome -> count),
     reminders (sorted set user:kind by send time), reminder:<user>:<kind> (hash).
@@ -312,8 +330,13 @@ class RedisCampaignStore(CampaignStore):
     def __init__(self, redis: Redis, prefix: str = REDIS_PREFIX) -> None:
         """Use `redis` (the FSM storage's client; it is closed with the storage)."""
         self.redis = redis
-        self.prefix = prefix
+        self.base = prefix
         self._mark_sent = redis.register_script(_MARK_SENT)
+
+    @property
+    def prefix(self) -> str:
+        """`yibao:<bot_id>:`, where this bot's keys start."""
+        return f"{self.base}{self.bot_id}:"
 
     def _reminder_key(self, user_id: int, kind: str) -> str:
         return f"{self.prefix}reminder:{user_id}:{kind}"

@@ -427,8 +427,12 @@ def create_router() -> Router:
             try:
                 await query.message.edit_reply_markup(reply_markup=markup)
             except TelegramBadRequest as error:
-                if "message is not modified" not in error.message:
-                    raise  # else an older copy of the question already shows these marks
+                if "message is not modified" in error.message:
+                    return  # an older copy of the question already shows these marks
+                # Deleted, too old to edit, or otherwise not editable: the marks (saved above)
+                # come in a new copy of the question instead, once.
+                log.info("question not edited (%s): sent again", type(error).__name__)
+                await ask(query.message, state, ctx, locale, question, pending)
             return
         if question.id == "payment" and value == "today":
             try:
@@ -564,15 +568,23 @@ def create_router() -> Router:
 
     @router.callback_query()
     async def on_unknown_button(
-        query: CallbackQuery, state: FSMContext, policies: PolicySet, locale: str
-    , settings: Settings | None = None) -> None:
+        query: CallbackQuery,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+        settings: Settings | None = None,
+    ) -> None:
         await query.answer()
         await reask(query.message, state, context(policies, settings), locale, "stale_button")
 
     @router.message(_plain_text)
     async def on_text(
-        message: Message, state: FSMContext, policies: PolicySet, locale: str
-    , settings: Settings | None = None) -> None:
+        message: Message,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+        settings: Settings | None = None,
+    ) -> None:
         ctx = context(policies, settings)
         data = await state.get_data()
         question = BY_ID.get(data.get("q") or "")
@@ -588,16 +600,24 @@ def create_router() -> Router:
 
     @router.message(_command_text)
     async def on_unknown_command(
-        message: Message, state: FSMContext, policies: PolicySet, locale: str
-    , settings: Settings | None = None) -> None:
+        message: Message,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+        settings: Settings | None = None,
+    ) -> None:
         # Not "I can only read text": it was text, a command this bot does not have.
         await message.answer(render_macro("campaign.j2", "text", locale, "unknown_command"))
         await show_again(message, state, context(policies, settings), locale)
 
     @router.message()
     async def on_other(
-        message: Message, state: FSMContext, policies: PolicySet, locale: str
-    , settings: Settings | None = None) -> None:
+        message: Message,
+        state: FSMContext,
+        policies: PolicySet,
+        locale: str,
+        settings: Settings | None = None,
+    ) -> None:
         await reask(message, state, context(policies, settings), locale, "not_text")
 
     return router

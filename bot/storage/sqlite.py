@@ -19,6 +19,8 @@ from aiogram.fsm.storage.base import (
     StorageKey,
 )
 
+from bot.storage.migrate import upgrade_sqlite
+
 ROWS_KEPT = 10_000
 _HEADER = b"SQLite format 3\x00"
 
@@ -31,6 +33,13 @@ CREATE TABLE IF NOT EXISTS fsm (
     data    TEXT
 );
 CREATE INDEX IF NOT EXISTS fsm_user_id ON fsm (user_id);
+CREATE TABLE IF NOT EXISTS updates (
+    bot_id    INTEGER NOT NULL,
+    update_id INTEGER NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (bot_id, update_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS updates_at ON updates (at);
 """
 
 
@@ -45,6 +54,7 @@ def connect(path: Path, schema: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL only risks the last commits on power loss, not on a process crash.
     conn.execute("PRAGMA synchronous=NORMAL")
+    upgrade_sqlite(conn)  # before the schema: older tables are rebuilt, not left half-new
     with conn:
         conn.executescript(schema)
     return conn
@@ -90,7 +100,7 @@ class SQLiteStorage(BaseStorage):
     def __init__(self, path: str | Path, key_builder: KeyBuilder | None = None) -> None:
         """Remember where the database lives; the file is opened on first use."""
         self.path = Path(path)
-        self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
+        self.key_builder = key_builder or DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
         self._conn: sqlite3.Connection | None = None
         # The rows this process read or wrote last, as (state, data JSON): an update reads its
         # row about eight times and writes it three to five times, mostly unchanged. One process
@@ -104,6 +114,14 @@ class SQLiteStorage(BaseStorage):
         if self._conn is None:
             self._conn = connect(self.path, _SCHEMA)
         return self._conn
+
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (made on first use), for other tables kept in the same file."""
+        return self._db()
+
+    def forget_cached(self) -> None:
+        """Drop the rows kept in memory, after something else rewrote the table."""
+        self._rows.clear()
 
     def _row(self, db_key: str) -> tuple[str | None, str | None]:
         """(state, data) of a key, from the copy kept or else from the file."""

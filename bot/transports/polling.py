@@ -8,8 +8,9 @@ import logging
 from aiogram import Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError
 
-from bot.app import create_bot, create_dispatcher, create_storage
+from bot.app import create_bot, create_dispatcher, start_store
 from bot.settings import Settings, SettingsError
 from bot.transports.session import ApiSession, settle_memory
 
@@ -38,12 +39,20 @@ def drain_on_shutdown(dispatcher: Dispatcher) -> None:
 async def run_polling(settings: Settings) -> None:
     """Poll Telegram until SIGINT/SIGTERM, with storage from the settings."""
     token = settings.require_token()
-    storage = create_storage(settings)
-    dispatcher = create_dispatcher(settings, storage)
-    drain_on_shutdown(dispatcher)
     api = settings.telegram_api_base
     session = ApiSession(api=TelegramAPIServer.from_base(api)) if api else ApiSession()
-    bot = create_bot(token, session)
+    try:
+        bot = create_bot(token, session)
+    except TokenValidationError:
+        await session.close()
+        raise SettingsError("BOT_TOKEN: not a bot token (they look like 123456:ABC-DEF)") from None
+    try:
+        storage = await start_store(settings, bot.id)
+    except SettingsError:
+        await session.close()
+        raise
+    dispatcher = create_dispatcher(settings, storage)
+    drain_on_shutdown(dispatcher)
     try:
         try:
             # Telegram refuses getUpdates while a webhook is set.

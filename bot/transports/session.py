@@ -26,6 +26,8 @@ from aiogram.types import InputFile, TelegramObject
 from aiohttp import ClientError
 
 MARKUPS_KEPT = 512
+# Seconds one Bot API call may take (aiogram's default is 60, Telegram's whole webhook wait).
+REQUEST_TIMEOUT = 15.0
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -33,6 +35,7 @@ class ApiSession(AiohttpSession):
     """AiohttpSession sending JSON, with the Response classes held and markup JSON reused."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
         super().__init__(**kwargs)
         self._responses: dict[Any, type] = {}
         # id -> (markup, json): the markup is held so that its id cannot be reused.

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Sequence
 from contextlib import suppress
 from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
@@ -20,10 +21,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 
-from bot.app import create_bot, create_dispatcher, create_storage
+from bot.app import create_bot, create_dispatcher, start_store
 from bot.settings import Settings, SettingsError
-from bot.storage.health import StateFileError, probe_store, verify_store
+from bot.storage.health import probe_store
 from bot.transports.session import ApiSession, settle_memory
+from bot.updates import HANDLING_BUDGET
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ IDLE_TIMEOUT = 5.0
 BODY_TIMEOUT = 10.0
 # Connections the kernel queues for accepting; beyond that new ones are refused.
 BACKLOG = 128
+# Telegram waits 60 s for the answer to a webhook post, then posts the update again. An update
+# still being handled after this many seconds (a Bot API call told to wait, one that hangs) is
+# answered 200 and goes on in the background, within its own budget (bot/updates.py).
+RESPONSE_BUDGET = 10.0
 
 
 def _healthz(storage: BaseStorage) -> Handler:
@@ -54,7 +60,18 @@ def _healthz(storage: BaseStorage) -> Handler:
 
 
 class UpdateHandler(SimpleRequestHandler):
-    """aiogram's handler: a bounded body read, and 400 (nothing of it logged) for a non-Update."""
+    """aiogram's handler: a bounded body read, 400 (nothing of it logged) for a non-Update,
+    and 200 after RESPONSE_BUDGET for an update still being handled, which goes on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.running: set[asyncio.Task[Any]] = set()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (up to `timeout` s) for updates still handled after their answer was sent."""
+        if self.running:
+            logger.info("waiting for %d update(s) still being handled", len(self.running))
+            await asyncio.wait(set(self.running), timeout=timeout)
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         try:
@@ -68,8 +85,28 @@ class UpdateHandler(SimpleRequestHandler):
             # Only the size: the body may hold someone's message.
             logger.warning("refused a %d-byte body that is not a Telegram update", len(body))
             return web.Response(status=400, text="not a Telegram update")
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
-        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+        # Not aiogram's own slow-update switch (feed_webhook_update's _timeout): it warns with
+        # a RuntimeWarning and leaves the task for no one to wait for at shutdown.
+        task = asyncio.create_task(self.dispatcher.feed_update(bot, update, **self.data))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        done, _ = await asyncio.wait({task}, timeout=RESPONSE_BUDGET)
+        if not done:
+            logger.info(
+                "update %d answered after %.0f s, still being handled",
+                update.update_id,
+                RESPONSE_BUDGET,
+            )
+            task.add_done_callback(_log_late_failure)
+            return web.json_response({})
+        task.result()  # an error before the update was claimed: 500, and Telegram retries
+        return web.json_response({})
+
+
+def _log_late_failure(task: asyncio.Task[Any]) -> None:
+    """A background update's error, by type only (its message may quote a person)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("an update handled in the background failed: %s", type(error).__name__)
 
 
 def peer_allowed(remote: str | None, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
@@ -127,7 +164,9 @@ def create_webhook_app(settings: Settings, dispatcher: Dispatcher, bot: Bot) -> 
                 raise SettingsError("BOT_TOKEN: Telegram rejected the token") from None
 
     async def on_cleanup(app: web.Application) -> None:
-        """After requests in flight have finished: shutdown hooks (they close the storage)."""
+        """After requests in flight have finished and updates answered early are done:
+        shutdown hooks (they close the storage)."""
+        await handler.drain(HANDLING_BUDGET)
         try:
             await dispatcher.emit_shutdown(bot=bot, **workflow)
         finally:
@@ -162,15 +201,7 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
             "WEBHOOK_SECRET is not set: without it anyone who finds the URL can post updates; "
             "set it to a random string of letters, digits, _ and -"
         )
-    storage = create_storage(settings)
-    try:
-        verify_store(storage)  # before any hook can open, and so create, the state file
-    except StateFileError as error:
-        await storage.close()
-        raise SettingsError(
-            f"DATA_DIR: {error}; it was left untouched: restore it from a backup, or move it "
-            "away to start with no saved conversations"
-        ) from None
+    storage = await start_store(settings, bot.id)
     dispatcher = create_dispatcher(settings, storage)
     app = create_webhook_app(settings, dispatcher, bot)
     runner = web.AppRunner(

@@ -42,7 +42,8 @@ class HttpCitizen:
         ) as response:
             return response.status
 
-    async def say(self, text: str) -> str:
+    def message_update(self, text: str) -> dict[str, Any]:
+        """The update of `text` sent in the private chat, with its update_id (not posted)."""
         message = {
             "message_id": next(_update_ids),
             "date": int(time.time()),
@@ -54,7 +55,10 @@ class HttpCitizen:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
             ]
-        assert await self.post({"message": message}) == 200
+        return {"update_id": next(_update_ids), "message": message}
+
+    async def say(self, text: str) -> str:
+        assert await self.post(self.message_update(text)) == 200
         return self.last_text
 
     async def start(self, language: str = "English") -> str:
@@ -73,7 +77,8 @@ class HttpCitizen:
             await self.press("Done" if "pay nothing" in self.last_text else "None")
         return await self.press("Show my result")
 
-    async def press(self, label: str) -> str:
+    def press_update(self, label: str) -> dict[str, Any]:
+        """The update of a press on the newest button labelled `label` (not posted)."""
         message_id, markup = self._last_with_buttons()
         buttons = [b for row in markup["inline_keyboard"] for b in row]
         matches = [b for b in buttons if b["text"] == label] or [
@@ -92,7 +97,10 @@ class HttpCitizen:
                 "text": "...",
             },
         }
-        assert await self.post({"callback_query": query}) == 200
+        return {"update_id": next(_update_ids), "callback_query": query}
+
+    async def press(self, label: str) -> str:
+        assert await self.post(self.press_update(label)) == 200
         return self.last_text
 
     def _messages(self) -> dict[int, dict[str, Any]]:

@@ -15,6 +15,7 @@ from bot.campaign import add_cli, create_campaign_store
 from bot.storage import SQLiteStorage
 
 DAY = dt.date(2026, 9, 1)
+BOT_ID = 777001
 
 
 def yibao(*argv: str) -> int:
@@ -26,6 +27,7 @@ def yibao(*argv: str) -> int:
 
 async def _seed(storage: SQLiteStorage | RedisStorage) -> None:
     store = create_campaign_store(storage)
+    store.bind(BOT_ID)
     await store.record_answer(DAY, "tianjin", "en", ["wait_4", "answers"])
     await store.record_answer(DAY, "tianjin", "en", ["wait_4", "answers"])
     await store.record_answer(
@@ -44,6 +46,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(name, raising=False)
     data = tmp_path / "data"
     monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("BOT_TOKEN", f"{BOT_ID}:AAEexampleexampleexampleexample-1234")
     return data
 
 
@@ -106,6 +109,24 @@ def test_an_unreachable_redis_exits_2_naming_redis_url(
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     assert yibao("stats", "--since", "2026-09-01") == 2
     assert capsys.readouterr().err.startswith("yibao stats: REDIS_URL: ")
+
+
+def test_another_bots_counters_are_not_shown(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A staging bot beside the real one on the same store: its stats are its own.
+    asyncio.run(_seed(SQLiteStorage(env / SQLITE_FILE)))
+    monkeypatch.setenv("BOT_TOKEN", "777002:AAEexampleexampleexampleexample-1234")
+    assert yibao("stats", "--since", "2026-09-01", "--until", "2026-09-30") == 0
+    assert capsys.readouterr().out == "day,region,locale,outcome,count\n"
+
+
+def test_without_a_token_stats_exit_2_naming_bot_token(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BOT_TOKEN")
+    assert yibao("stats", "--since", "2026-09-01") == 2
+    assert capsys.readouterr().err.startswith("yibao stats: BOT_TOKEN is not set")
 
 
 def test_until_before_since_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -160,6 +160,7 @@ async def test_the_dispatcher_starts_and_stops_the_sender(
     if "campaign" not in dispatcher.workflow_data:
         setup_campaign(dispatcher, settings, storage)
     campaign: CampaignStore = dispatcher["campaign"]
+    campaign.bind(bot.id)  # as start-up does, before any update could add a reminder
     await campaign.add_reminder(901, 901, "wait_ends", YESTERDAY, "en", {})
 
     workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}

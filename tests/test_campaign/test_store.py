@@ -163,7 +163,7 @@ async def test_sqlite_stats_hold_no_user_id_and_forget_leaves_none(tmp_path: Pat
         await store.add_reminder(USER, USER, "wait_ends", DAY, "en", {"benefit_year": 2027})
         with closing(sqlite3.connect(backend.path)) as conn:
             columns = [row[1] for row in conn.execute("PRAGMA table_info(campaign_counts)")]
-        assert columns == ["day", "region", "locale", "outcome", "count"]
+        assert columns == ["bot_id", "day", "region", "locale", "outcome", "count"]
         tables = _everything_sqlite(backend.path)
         assert str(USER) not in repr(tables["campaign_counts"])
         assert str(USER) in repr(tables["campaign_reminders"])  # only to know where to send
@@ -194,9 +194,9 @@ async def test_redis_stats_hold_no_user_id_and_forget_leaves_none(
             parts.append(f"{key!r}={await value!r}")
         return "\n".join(parts)
 
-    stats = await dump("yibao:stats*")
+    stats = await dump("yibao:*stats*")
     assert "tianjin|en|wait_4" in stats and str(USER) not in stats
-    assert str(USER) in await dump("yibao:reminder*")
+    assert str(USER) in await dump("yibao:*reminder*")
 
     assert await store.forget(USER) == 1
     assert str(USER) not in await dump("yibao:*")

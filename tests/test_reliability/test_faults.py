@@ -283,23 +283,42 @@ async def test_flood_control_waits_retry_after(fake: FakeBotAPI) -> None:
     assert [c.outcome for c in fake.calls] == ["error", "ok"]
 
 
-async def test_exhausted_retries_fail_the_webhook_so_telegram_redelivers(
-    fake: FakeBotAPI, client: aiohttp.ClientSession
+async def test_exhausted_retries_leave_the_update_handled_and_a_redelivery_changes_nothing(
+    fake: FakeBotAPI, client: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Answering 500 would only bring the update back to be ignored: its effect (the person's
+    # place in the survey) is saved, so the answer is 200 and the lost reply is logged.
     async with webhook(fake) as url:
         for _ in range(5):
             inject(fake, "sendMessage", 500)
         person = HttpCitizen(fake, client, [url], SECRET, user_id=804)
-        status = await person.post(start_update(person))
-    assert status == 500
-    assert [c.outcome for c in fake.calls] == ["error"] * 5
+        update = {"update_id": 804_001, **start_update(person)}
+        with caplog.at_level(logging.WARNING, logger="yibao.updates"):
+            status = await person.post(update)
+        assert status == 200
+        assert [c.outcome for c in fake.calls] == ["error"] * 5
+        assert "sendMessage failed (TelegramServerError), reply not sent" in caplog.text
+        again = await person.post(update)  # Telegram's redelivery, or a second worker's copy
+    assert again == 200
+    assert len(fake.calls) == 5
 
 
-async def test_a_timed_out_send_message_is_retried_and_may_arrive_twice(fake: FakeBotAPI) -> None:
-    # The documented trade-off: Telegram got the first request but answered too late.
+async def test_a_timed_out_send_message_is_not_sent_again(fake: FakeBotAPI) -> None:
+    # Telegram got the first request but answered too late: a second one would arrive twice.
     async with retrying_bot(fake, RetryMiddleware(**FAST)) as bot:
         inject(fake, "sendMessage", "delay")
-        await bot.send_message(805, "hello")
+        with pytest.raises(TelegramNetworkError):
+            await bot.send_message(805, "hello")
         calls = await fake.wait_for(lambda calls: all(c.result for c in calls), timeout=SLOW * 2)
-    assert [c.outcome for c in calls] == ["delayed", "ok"]
-    assert delivered(calls) == ["hello", "hello"]
+    assert [c.outcome for c in calls] == ["delayed"]
+    assert delivered(calls) == ["hello"]
+
+
+async def test_a_timed_out_edit_is_made_again(fake: FakeBotAPI) -> None:
+    # An edit repeated gives the same message: safe to retry.
+    async with retrying_bot(fake, RetryMiddleware(**FAST)) as bot:
+        sent = await bot.send_message(806, "hello")
+        inject(fake, "editMessageText", "delay")
+        edited = await bot.edit_message_text("hello again", chat_id=806, message_id=sent.message_id)
+    assert [c.outcome for c in fake.calls if c.method == "editMessageText"] == ["delayed", "ok"]
+    assert not isinstance(edited, bool) and edited.text == "hello again"

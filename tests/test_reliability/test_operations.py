@@ -122,8 +122,10 @@ async def test_healthz_is_200_on_sqlite_and_503_once_the_state_file_is_gone(
 # -- start-up refusals -----------------------------------------------------------------------
 
 
-def _yibao_webhook(workdir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `yibao webhook` to completion (it is expected to refuse to start)."""
+def _yibao_webhook(
+    workdir: Path, transport: str = "webhook", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `yibao webhook` (or `yibao run`) to completion (it is expected to refuse to start)."""
     settings = {
         "PATH": os.environ.get("PATH", ""),
         "BOT_TOKEN": TOKEN,
@@ -136,7 +138,7 @@ def _yibao_webhook(workdir: Path, **env: str) -> subprocess.CompletedProcess[str
     }
     command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
     return subprocess.run(
-        [*command, "webhook"],
+        [*command, transport],
         cwd=workdir,
         env={name: value for name, value in settings.items() if value},
         capture_output=True,
@@ -160,9 +162,10 @@ def _truncated_database(path: Path) -> bytes:
     return whole[: len(whole) // 2]
 
 
+@pytest.mark.parametrize("transport", ["webhook", "run"])
 @pytest.mark.parametrize("kind", ["truncated", "random bytes", "empty", "short header"])
 def test_a_damaged_state_file_stops_start_up_and_is_left_untouched(
-    tmp_path: Path, kind: str
+    tmp_path: Path, kind: str, transport: str
 ) -> None:
     path = tmp_path / "data" / STATE_FILE
     path.parent.mkdir()
@@ -176,7 +179,7 @@ def test_a_damaged_state_file_stops_start_up_and_is_left_untouched(
         content = b""
     path.write_bytes(content)
 
-    result = _yibao_webhook(tmp_path)
+    result = _yibao_webhook(tmp_path, transport)
 
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("yibao: DATA_DIR"), result.stderr
