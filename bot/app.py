@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 
 from aiogram import Bot, Dispatcher
@@ -35,8 +36,11 @@ def create_storage(settings: Settings, *, memory: bool = False) -> BaseStorage:
             settings.redis_url.get_secret_value(),
             # Keys name the bot, so a staging bot can share the database (bot/storage/migrate.py).
             key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True),
+            # Every write renews the key's expiry: a conversation untouched this long is gone.
+            state_ttl=dt.timedelta(days=settings.state_ttl_days),
+            data_ttl=dt.timedelta(days=settings.state_ttl_days),
         )
-    return SQLiteStorage(settings.data_dir / SQLITE_FILE)
+    return SQLiteStorage(settings.data_dir / SQLITE_FILE, ttl_days=settings.state_ttl_days)
 
 
 async def start_store(settings: Settings, bot_id: int) -> BaseStorage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -14,6 +15,31 @@ from bot.i18n import LOCALES
 
 IdList = Annotated[list[int], NoDecode]
 NetworkList = Annotated[list[IPv4Network | IPv6Network], NoDecode]
+CARD_KEY_BYTES = 32
+
+
+def parse_card_keys(text: str) -> list[bytes]:
+    """CARD_KEYS as keys of 32 bytes, newest first.
+
+    `text`: comma-separated keys, each 32 random bytes in URL-safe base64 (43 characters, the
+    `=` padding optional), as `yibao card-key` prints them. ValueError naming the key's place in
+    the list (never its value) for a key that is not one, a key listed twice, or no key at all.
+    """
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    keys: list[bytes] = []
+    for place, part in enumerate(parts, 1):
+        if not re.fullmatch(r"[A-Za-z0-9_-]{43}=?", part):
+            raise ValueError(
+                f"key {place} of {len(parts)} is not {CARD_KEY_BYTES} bytes in URL-safe base64"
+                " (make one with `yibao card-key`)"
+            )
+        key = base64.urlsafe_b64decode(part.rstrip("=") + "=")
+        if key in keys:
+            raise ValueError(f"key {place} of {len(parts)} repeats key {keys.index(key) + 1}")
+        keys.append(key)
+    if not keys:
+        raise ValueError("no key (make one with `yibao card-key`)")
+    return keys
 
 
 class SettingsError(RuntimeError):
@@ -45,6 +71,10 @@ class Settings(BaseSettings):
     # Shown under every answer ("What to do next"): the local office and where to pay online.
     office_contact: str | None = Field(None, min_length=1, max_length=200)
     payment_url: str | None = None
+    # Keys of the answer cards' check codes (bot/checkcode.py), newest first.
+    card_keys: SecretStr | None = None
+    # Days a conversation is kept after its last update (one campaign), then deleted.
+    state_ttl_days: int = Field(60, ge=1, le=3650)
 
     @field_validator("admin_ids", "volunteer_ids", mode="before")
     @classmethod
@@ -91,6 +121,15 @@ class Settings(BaseSettings):
             c.isalnum() or c in "_-" for c in value.get_secret_value()
         ):
             raise ValueError("may contain only letters, digits, _ and -")
+        return value
+
+    @field_validator("card_keys")
+    @classmethod
+    def _card_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        """Keys as `parse_card_keys` reads them; blank means unset."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_card_keys(value.get_secret_value())
         return value
 
     def require_token(self) -> str:

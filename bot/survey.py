@@ -87,6 +87,7 @@ class Context:
     policies: PolicySet
     office: str | None = None
     payment_url: str | None = None
+    volunteers: frozenset[int] = frozenset()  # VOLUNTEER_IDS as they stand now
 
 
 @dataclass(frozen=True)
@@ -180,9 +181,10 @@ QUESTIONS: tuple[Question, ...] = (
         relevant=lambda a, c: bool(break_years_asked(a)) and not exempt(a, c),
     ),
     Question(
-        "late_year", "late_payment", options=lambda a, c: ("on_time",), relevant=lambda a, c: (
-            _last_year_paid(a) and not exempt(a, c)
-        )
+        "late_year",
+        "late_payment",
+        options=lambda a, c: ("on_time",),
+        relevant=lambda a, c: _last_year_paid(a) and not exempt(a, c),
     ),
     # A baby's exemption depends on the day of payment: the period alone does not say it.
     Question(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -25,6 +26,11 @@ def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStor
     store = create_campaign_store(storage)
     if settings.bot_id is not None:
         store.bind(settings.bot_id)
+    if settings.bot_token is not None:
+        # Every worker of the bot holds the token, so they all derive the same day keys and a
+        # person served by two workers still counts once; the secret is never written down.
+        token = settings.bot_token.get_secret_value().encode()
+        store.set_secret(hmac.digest(token, b"yibao: counting once a day", "sha256"))
     dispatcher["campaign"] = store
     dispatcher.include_router(create_router(settings))
     # First among the routers: the survey's catch-all handlers would take /stats and the

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
+import os
 import re
 import sqlite3
 from abc import ABC, abstractmethod
@@ -19,7 +21,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import LOCALES
 from bot.storage import SQLiteStorage
-from bot.storage.sqlite import connect
+from bot.storage.sqlite import connect, scrub
 from rules import REGIONS
 
 Kind = Literal["period_closing", "wait_ends"]
@@ -28,6 +30,7 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 SEND_TIME = dt.time(10, 0)  # mid-morning of the due day, not midnight
 REDIS_PREFIX = "yibao:"
+SEEN_SECONDS = 2 * 86_400  # a day's tags outlive the day by a day at most (time zones)
 _OUTCOME = re.compile(r"exempt|no_wait|no_cover|cap_up|cap_down|answers|wait_\d{1,2}")
 
 
@@ -90,9 +93,34 @@ class CampaignStore(ABC):
 
     bot_id: int = 0
 
+    _secret: bytes | None = None
+
     def bind(self, bot_id: int) -> None:
         """File what follows under `bot_id` (the running bot's id)."""
         self.bot_id = bot_id
+
+    def set_secret(self, secret: bytes) -> None:
+        """The secret the day keys of `first_today` come from (see there); never stored."""
+        self._secret = secret
+
+    def tag(self, person: str, day: dt.date) -> str:
+        """A keyed hash of `person` (a user id, and a volunteer's survey) under `day`'s key:
+        equal within a day, unlinkable across days, unreadable without the secret, which lives
+        in memory only."""
+        if self._secret is None:
+            self._secret = os.urandom(32)
+        day_key = hmac.digest(self._secret, day.isoformat().encode(), "sha256")
+        return hmac.digest(day_key, person.encode(), "sha256")[:16].hex()
+
+    async def first_today(self, person: str, day: dt.date) -> bool:
+        """True the first time `person` gets an answer on `day`, so an answer counts once per
+        person per day; what is kept is the day's tags (`tag`), not who. Tags of earlier
+        days are deleted."""
+        return await self._add_tag(day, self.tag(person, day))
+
+    @abstractmethod
+    async def _add_tag(self, day: dt.date, tag: str) -> bool:
+        """Keep `tag` for `day` (dropping earlier days' tags); True if it was new."""
 
     @abstractmethod
     async def record_answer(
@@ -138,6 +166,15 @@ class MemoryCampaignStore(CampaignStore):
     def __init__(self) -> None:
         self._counts: Counter[tuple[dt.date, str, str, str]] = Counter()
         self._reminders: dict[tuple[int, str], Reminder] = {}
+        self._tags: tuple[dt.date, set[str]] = (dt.date.min, set())
+
+    async def _add_tag(self, day: dt.date, tag: str) -> bool:
+        if self._tags[0] != day:
+            self._tags = (day, set())
+        if tag in self._tags[1]:
+            return False
+        self._tags[1].add(tag)
+        return True
 
     async def record_answer(
         self, day: dt.date, region: str, locale: str, outcomes: list[str]
@@ -204,6 +241,12 @@ CREATE TABLE IF NOT EXISTS campaign_reminders (
     PRIMARY KEY (bot_id, user_id, kind)
 );
 CREATE INDEX IF NOT EXISTS campaign_reminders_send_at ON campaign_reminders (send_at);
+CREATE TABLE IF NOT EXISTS campaign_seen (
+    bot_id  INTEGER NOT NULL,
+    day     TEXT NOT NULL,
+    tag     TEXT NOT NULL,
+    PRIMARY KEY (bot_id, day, tag)
+) WITHOUT ROWID;
 """
 
 
@@ -292,12 +335,28 @@ class SQLiteCampaignStore(CampaignStore):
                 (self.bot_id, reminder.user_id, reminder.kind, reminder.due.isoformat()),
             )
 
-    async def forget(self, user_id: int) -> int:
+    async def _add_tag(self, day: dt.date, tag: str) -> bool:
         with self._db() as conn:
-            return conn.execute(
+            conn.execute(
+                "DELETE FROM campaign_seen WHERE bot_id = ? AND day < ?",
+                (self.bot_id, day.isoformat()),
+            )
+            return (
+                conn.execute(
+                    "INSERT OR IGNORE INTO campaign_seen VALUES (?, ?, ?)",
+                    (self.bot_id, day.isoformat(), tag),
+                ).rowcount
+                == 1
+            )
+
+    async def forget(self, user_id: int) -> int:
+        with self._db() as conn:  # secure_delete is on: the freed pages are zeroed
+            gone = conn.execute(
                 "DELETE FROM campaign_reminders WHERE bot_id = ? AND user_id = ?",
                 (self.bot_id, user_id),
             ).rowcount
+        scrub(self._db())  # and the log that still held them is emptied
+        return gone
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -431,6 +490,14 @@ class RedisCampaignStore(CampaignStore):
             keys=[self._reminder_key(reminder.user_id, reminder.kind), self._queue],
             args=[reminder.due.isoformat(), f"{reminder.user_id}:{reminder.kind}"],
         )
+
+    async def _add_tag(self, day: dt.date, tag: str) -> bool:
+        key = f"{self.prefix}seen:{day.isoformat()}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, tag)
+            pipe.expire(key, SEEN_SECONDS)
+            added, _ = await pipe.execute()
+        return bool(added)
 
     async def forget(self, user_id: int) -> int:
         async with self.redis.pipeline(transaction=True) as pipe:

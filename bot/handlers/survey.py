@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from typing import Any
 
 from aiogram import Router
@@ -87,7 +88,14 @@ def context(policies: PolicySet, settings: Settings | None = None) -> Context:
         policies=policies,
         office=settings.office_contact,
         payment_url=settings.payment_url,
+        volunteers=frozenset(settings.volunteer_ids),
     )
+
+
+def is_volunteer(data: dict[str, Any], user_id: int, ctx: Context) -> bool:
+    """Volunteer mode is on and the user is still in VOLUNTEER_IDS: checked at every use, so
+    one removed from the setting loses the mode at their next press."""
+    return bool(data.get("volunteer")) and user_id in ctx.volunteers
 
 
 def _questions(mode: str) -> tuple[Question, ...]:
@@ -183,7 +191,11 @@ async def start_survey(
     data = await state.get_data()
     # A new person starts clean: only the language and the volunteer's own mode carry over.
     await state.set_data({k: data[k] for k in ("locale", "volunteer") if k in data})
-    await state.update_data(mode="survey", answers=dict(keep or {}), history=[], linked=linked)
+    # A volunteer's surveys are different people's: each is counted apart (show_result).
+    person = secrets.token_hex(8) if is_volunteer(data, message.chat.id, ctx) else None
+    await state.update_data(
+        mode="survey", answers=dict(keep or {}), history=[], linked=linked, person=person
+    )
     await advance(message, state, ctx, locale)
 
 
@@ -288,7 +300,9 @@ async def show_result(
         await advance(message, state, ctx, locale)
         return
     await state.update_data(mode="result", q=None)
-    if campaign is not None:
+    # A person counts once a day however often they change their answers and look again.
+    person = f"{message.chat.id}:{await state.get_value('person') or ''}"
+    if campaign is not None and await campaign.first_today(person, ctx.today):
         await campaign.record_answer(
             ctx.today, assessment.region, locale, outcome_kinds(assessment)
         )
@@ -296,7 +310,7 @@ async def show_result(
         locale,
         **what_ifs(assessment, answers),
         aid=assessment.region == "xizang",
-        volunteer=bool(await state.get_value("volunteer")),
+        volunteer=is_volunteer(await state.get_data(), message.chat.id, ctx),
         extra=reminder_buttons(assessment, ctx.today, locale, ctx.policies),
     )
     steps = next_steps(assessment, ctx.today, ctx.office, ctx.payment_url)
@@ -530,7 +544,11 @@ def create_router() -> Router:
             profile = to_profile(answers, ctx)
             text = card_text(profile, assess(profile, ctx.policies), locale)
             await query.message.answer(text, reply_markup=keyboards.after_detail(locale))
-        elif action == "next_person" and mode == "result" and data.get("volunteer"):
+        elif (
+            action == "next_person"
+            and mode == "result"
+            and is_volunteer(data, query.from_user.id, ctx)
+        ):
             await start_survey(
                 query.message, state, ctx, locale, keep={"region": answers["region"]}
             )

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 log = logging.getLogger("yibao.storage")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: bot ids in keys and campaign rows; 2: fsm.at, for expiry
 LEGACY_BOT = 0  # the bot id given to rows kept before bot ids, until a bot adopts them
 _FSM_LEGACY_PARTS = 4  # fsm:<chat>:<user>:<destiny>, as SQLite keys had it before version 1
 _REDIS_LEGACY_PARTS = 5  # fsm:<chat>:<user>:<destiny>:<part> in Redis
@@ -41,13 +41,24 @@ def upgrade_sqlite(conn: sqlite3.Connection) -> None:
     """Bring a state file's tables to SCHEMA_VERSION, in one transaction.
 
     Version 0 campaign tables are rebuilt with a `bot_id` column (LEGACY_BOT for their rows,
-    until `adopt_legacy_sqlite`); a new file just records the version. Raises sqlite3.Error.
+    until `adopt_legacy_sqlite`); version 1 `fsm` rows get `at` (seconds since the epoch of
+    the last write; the upgrade's time for rows already there); a new file just records the
+    version. Raises sqlite3.Error.
     """
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version >= SCHEMA_VERSION:
         return
     with conn:
         tables = _tables(conn)
+        if "fsm" in tables and "at" not in {
+            row[1] for row in conn.execute("PRAGMA table_info(fsm)")
+        }:
+            # Rows kept before expiry count from the upgrade, not from 1970.
+            conn.execute("ALTER TABLE fsm ADD COLUMN at INTEGER NOT NULL DEFAULT 0")
+            conn.execute("UPDATE fsm SET at = CAST(strftime('%s', 'now') AS INTEGER)")
+        if version >= 1:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
         if "campaign_counts" in tables:
             conn.execute("ALTER TABLE campaign_counts RENAME TO campaign_counts_v0")
             conn.execute(

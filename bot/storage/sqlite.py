@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +24,8 @@ from aiogram.fsm.storage.base import (
 from bot.storage.migrate import upgrade_sqlite
 
 ROWS_KEPT = 10_000
+DEFAULT_TTL_DAYS = 60  # one enrolment campaign (STATE_TTL_DAYS)
+SWEEP_EVERY = 3600.0  # seconds between deletions of expired conversations
 _HEADER = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -30,9 +34,11 @@ CREATE TABLE IF NOT EXISTS fsm (
     user_id INTEGER NOT NULL,
     chat_id INTEGER NOT NULL,
     state   TEXT,
-    data    TEXT
+    data    TEXT,
+    at      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS fsm_user_id ON fsm (user_id);
+CREATE INDEX IF NOT EXISTS fsm_at ON fsm (at);
 CREATE TABLE IF NOT EXISTS updates (
     bot_id    INTEGER NOT NULL,
     update_id INTEGER NOT NULL,
@@ -46,18 +52,31 @@ CREATE INDEX IF NOT EXISTS updates_at ON updates (at);
 def connect(path: Path, schema: str) -> sqlite3.Connection:
     """A connection to the state file in WAL mode, with the folder, file and `schema` made.
 
-    The FSM storage and the campaign store each hold one to the same file; the timeout covers
-    the other's brief write locks.
+    The folder is made 0700 and the file 0600 (its -wal and -shm files take the file's mode),
+    also when an older release left them readable by others. Deletes overwrite the freed
+    pages (`secure_delete`). The FSM storage and the campaign store each hold one connection
+    to the same file; the timeout covers the other's brief write locks.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            name.chmod(0o600)
     conn = sqlite3.connect(path, timeout=5.0)
     conn.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL only risks the last commits on power loss, not on a process crash.
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA secure_delete=ON")
     upgrade_sqlite(conn)  # before the schema: older tables are rebuilt, not left half-new
     with conn:
         conn.executescript(schema)
     return conn
+
+
+def scrub(conn: sqlite3.Connection) -> None:
+    """Write the log back into the file and empty it, so deleted rows are gone from both."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class StateFileError(RuntimeError):
@@ -97,9 +116,20 @@ def check_state_file(path: Path) -> None:
 class SQLiteStorage(BaseStorage):
     """FSM storage keeping one row (state + JSON data) per storage key in a SQLite file."""
 
-    def __init__(self, path: str | Path, key_builder: KeyBuilder | None = None) -> None:
-        """Remember where the database lives; the file is opened on first use."""
+    def __init__(
+        self,
+        path: str | Path,
+        key_builder: KeyBuilder | None = None,
+        *,
+        ttl_days: int = DEFAULT_TTL_DAYS,
+    ) -> None:
+        """Remember where the database lives; the file is opened on first use.
+
+        A conversation not changed for `ttl_days` days is deleted (STATE_TTL_DAYS).
+        """
         self.path = Path(path)
+        self.ttl = ttl_days * 86_400
+        self._swept = 0.0  # when expired rows were last deleted (time.time())
         self.key_builder = key_builder or DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
         self._conn: sqlite3.Connection | None = None
         # The rows this process read or wrote last, as (state, data JSON): an update reads its
@@ -113,7 +143,22 @@ class SQLiteStorage(BaseStorage):
         """Return the open connection, creating the folder, file and schema if needed."""
         if self._conn is None:
             self._conn = connect(self.path, _SCHEMA)
+            self.sweep()
         return self._conn
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete the conversations not changed for the TTL; return how many went.
+
+        Runs when the file is opened and then at most once per SWEEP_EVERY seconds of writes.
+        """
+        now = time.time() if now is None else now
+        self._swept = now
+        with self._db() as conn:
+            gone = conn.execute("DELETE FROM fsm WHERE at < ?", (int(now - self.ttl),)).rowcount
+        if gone:
+            scrub(self._db())
+            self._rows.clear()
+        return gone
 
     def connection(self) -> sqlite3.Connection:
         """The open connection (made on first use), for other tables kept in the same file."""
@@ -149,16 +194,20 @@ class SQLiteStorage(BaseStorage):
         row = (value, data) if column == "state" else (state, value)
         if row == (state, data):
             return  # already so in the file
+        now = time.time()
         with self._db() as conn:  # commits on exit, so a restart sees the write
             if row == (None, None):
                 conn.execute("DELETE FROM fsm WHERE key = ?", (db_key,))
             else:
                 conn.execute(
-                    f"INSERT INTO fsm (key, user_id, chat_id, {column}) VALUES (?, ?, ?, ?) "
-                    f"ON CONFLICT (key) DO UPDATE SET {column} = excluded.{column}",
-                    (db_key, key.user_id, key.chat_id, value),
+                    f"INSERT INTO fsm (key, user_id, chat_id, {column}, at) "
+                    f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                    f"SET {column} = excluded.{column}, at = excluded.at",
+                    (db_key, key.user_id, key.chat_id, value, int(now)),
                 )
         self._keep(db_key, row)
+        if now - self._swept > SWEEP_EVERY:
+            self.sweep(now)
 
     def _read(self, key: StorageKey, column: str) -> str | None:
         """Return one column of the key's row, or None when there is no row."""
@@ -187,11 +236,10 @@ class SQLiteStorage(BaseStorage):
 
     async def forget_user(self, user_id: int) -> int:
         """Delete every row of the user (any chat, any destiny) and return how many went."""
-        with self._db() as conn:
-            conn.execute("PRAGMA secure_delete = ON")  # zero the freed pages, not just unlink
+        with self._db() as conn:  # secure_delete is on: the freed pages are zeroed
             count = conn.execute("DELETE FROM fsm WHERE user_id = ?", (user_id,)).rowcount
         # The write-ahead log still holds the old pages until it is checkpointed and truncated.
-        self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        scrub(self._db())
         self._rows.clear()
         return count
 

@@ -19,6 +19,7 @@ from aiogram.fsm.storage.base import StorageKey
 from bot.app import SQLITE_FILE, create_storage, start_store
 from bot.campaign.store import create_campaign_store
 from bot.settings import Settings, SettingsError
+from bot.storage.migrate import SCHEMA_VERSION
 
 BOT = 42
 USER = 3301
@@ -99,7 +100,7 @@ async def test_a_state_file_of_the_previous_release_is_adopted_by_the_bot(tmp_pa
         )
     await check_adopted(Settings(_env_file=None, data_dir=tmp_path))
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert conn.execute("SELECT key FROM fsm").fetchall() == [
             (f"fsm:{BOT}:{USER}:{USER}:default",)
         ]
@@ -143,7 +144,7 @@ async def test_a_new_state_file_starts_at_the_current_schema(tmp_path: Path) -> 
     await storage.set_state(key(BOT), "Survey:asking")
     await storage.close()
     with closing(sqlite3.connect(tmp_path / SQLITE_FILE)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert conn.execute("SELECT key FROM fsm").fetchall() == [
             (f"fsm:{BOT}:{USER}:{USER}:default",)
         ]
