@@ -26,6 +26,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait()
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, object]:
+    """Settings of one backend in turn: a state file in a fresh folder, or the session's
+    redis-server with its database emptied."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()
+        return {"redis_url": url}
+    return {"data_dir": tmp_path_factory.mktemp("data")}
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
     """A running fake Bot API server on a loopback port."""

@@ -14,51 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-import redis
 import redis.asyncio
-from aiogram.client.telegram import TelegramAPIServer
-from aiohttp.test_utils import TestServer
 from fakes.bot_api import Call, FakeBotAPI
 from fakes.citizen import HttpCitizen
+from fakes.deployment import SECRET, webhook
 
-from bot.app import create_bot, create_dispatcher, start_store
-from bot.settings import Settings
-from bot.transports.session import ApiSession
-from bot.transports.webhook import create_webhook_app
-
-SECRET = "s3cret-token_1"
 TELEGRAM_WAITS = 60.0  # seconds Telegram waits for a webhook's answer before redelivering
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 NOT_FOUND = "Bad Request: message to edit not found"
 YEARS_QUESTION = "Which years did you pay for?"
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
-    """Settings of one backend: a state file in tmp_path, or the session's redis-server."""
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_url")
-        with redis.Redis.from_url(url) as client:
-            client.flushdb()
-        return {"redis_url": url}
-    return {"data_dir": tmp_path}
-
-
-@asynccontextmanager
-async def webhook(fake: FakeBotAPI, token: str = "42:TEST", **store: Any) -> AsyncIterator[str]:
-    """A webhook application as `yibao webhook` builds it, on a loopback port; yields its URL."""
-    settings = Settings(_env_file=None, webhook_secret=SECRET, **store)
-    bot = create_bot(token, ApiSession(api=TelegramAPIServer.from_base(fake.base_url)))
-    storage = await start_store(settings, bot.id)
-    server = TestServer(
-        create_webhook_app(settings, create_dispatcher(settings, storage), bot), host="127.0.0.1"
-    )
-    await server.start_server()
-    try:
-        yield str(server.make_url(settings.webhook_path))
-    finally:
-        await server.close()
 
 
 @asynccontextmanager
