@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Chat, TelegramObject, User
+from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.render import render_macro
 
@@ -27,6 +28,19 @@ class _Bucket:
     tokens: float
     stamp: float
     warned: bool = False
+
+
+def _written_to_the_bot(event: TelegramObject, data: dict[str, Any]) -> bool:
+    """Whether the update is a message or press in the person's private chat with the bot.
+
+    Only there may the warning go: not into a group (a member writing fast there, or all the
+    anonymous admins who share one stand-in sender, must not make the bot speak in the group),
+    and not for a business account's customer, who wrote to that account and not to the bot.
+    """
+    chat: Chat | None = data.get("event_chat")
+    if chat is None or chat.type != ChatType.PRIVATE or not isinstance(event, Update):
+        return False
+    return event.message is not None or event.callback_query is not None
 
 
 class ThrottlingMiddleware(BaseMiddleware):
@@ -66,8 +80,11 @@ class ThrottlingMiddleware(BaseMiddleware):
         if verdict == "pass":
             return await handler(event, data)
         if verdict == "warn":
-            log.info("a user is flooding; further updates are dropped until they slow down")
-            await self._warn(data)
+            if _written_to_the_bot(event, data):
+                log.info("a user is flooding; further updates are dropped until they slow down")
+                await self._warn(data)
+            else:
+                self._buckets[user.id].warned = False  # the warning is kept for their chat
         return None
 
     def admit(self, user_id: int) -> Verdict:

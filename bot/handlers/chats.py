@@ -2,8 +2,9 @@
 
 Every other router takes `PrivateChat()` as its router-level filter; this router, included
 last, receives what they leave: updates from groups, supergroups and channels, messages sent
-on behalf of a chat, commands addressed to another bot, button presses without a message
-(inline mode), and the bot's own membership changes.
+on behalf of a chat, service messages in private chats (a pin, an auto-delete timer), commands
+addressed to another bot, button presses without a message (inline mode), and the bot's own
+membership changes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 from collections import defaultdict
 
 from aiogram import Bot, Router
-from aiogram.enums import ChatType, MessageEntityType
+from aiogram.enums import ChatType, ContentType, MessageEntityType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import JOIN_TRANSITION, KICKED, ChatMemberUpdatedFilter, Filter
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import (
     CallbackQuery,
     ChatMemberUpdated,
@@ -27,11 +29,41 @@ from aiogram.types import (
 
 from bot.campaign import CampaignStore
 from bot.render import render_macro
+from bot.storage.migrate import CAMPAIGN_PREFIX
 
 log = logging.getLogger("yibao.chats")
 
 GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 POINTED = "pointed"  # in the group chat's own FSM record: the pointer was sent (or tried)
+# What a person sends. Any other message in a private chat is a service message that nobody
+# wrote to the bot (a pin, an auto-delete timer, a Mini App's write access, a gift, a content
+# kind newer than this aiogram): answering it "I can only read text" would answer nothing.
+SENT_BY_PEOPLE = frozenset(
+    {
+        ContentType.TEXT,
+        ContentType.ANIMATION,
+        ContentType.AUDIO,
+        ContentType.CHECKLIST,
+        ContentType.CONTACT,
+        ContentType.DICE,
+        ContentType.DOCUMENT,
+        ContentType.GAME,
+        ContentType.GIVEAWAY,
+        ContentType.GIVEAWAY_WINNERS,
+        ContentType.INVOICE,
+        ContentType.LIVE_PHOTO,
+        ContentType.LOCATION,
+        ContentType.PAID_MEDIA,
+        ContentType.PHOTO,
+        ContentType.POLL,
+        ContentType.STICKER,
+        ContentType.STORY,
+        ContentType.VENUE,
+        ContentType.VIDEO,
+        ContentType.VIDEO_NOTE,
+        ContentType.VOICE,
+    }
+)
 
 
 async def addressed_elsewhere(message: Message, bot: Bot) -> bool:
@@ -50,13 +82,16 @@ class PrivateChat(Filter):
     """A person's update from their private chat with the bot, and meant for this bot.
 
     A press needs its message (inline-mode presses have none) in a private chat; a message
-    needs a sender (not a chat speaking for itself) and must not be another bot's command.
+    needs a sender (not a chat speaking for itself), must be something a person sends (not a
+    service message) and must not be another bot's command.
     """
 
     async def __call__(self, event: Message | CallbackQuery, bot: Bot) -> bool:
         if isinstance(event, CallbackQuery):
             return event.message is not None and event.message.chat.type == ChatType.PRIVATE
         if event.chat.type != ChatType.PRIVATE or event.from_user is None:
+            return False
+        if event.content_type not in SENT_BY_PEOPLE:
             return False
         return not await addressed_elsewhere(event, bot)
 
@@ -89,20 +124,53 @@ def _key(bot: Bot, chat_id: int) -> StorageKey:
     return StorageKey(bot_id=bot.id, chat_id=chat_id, user_id=chat_id)
 
 
+class PointerMarks:
+    """Whether a group has had its pointer, claimed atomically so that it is sent once.
+
+    On Redis, where several workers serve one bot, a SET NX key `yibao:<bot_id>:pointed:<chat>`
+    decides (expiring with the conversations); elsewhere one process owns the store, and a lock
+    around the group's own FSM record does.
+    """
+
+    def __init__(self) -> None:
+        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @staticmethod
+    def _redis_key(bot: Bot, chat_id: int) -> str:
+        return f"{CAMPAIGN_PREFIX}{bot.id}:pointed:{chat_id}"
+
+    async def claim(self, bot: Bot, storage: BaseStorage, chat_id: int) -> bool:
+        """True for the first claim of the group's pointer, False ever after."""
+        if isinstance(storage, RedisStorage):
+            ttl = storage.data_ttl
+            return bool(await storage.redis.set(self._redis_key(bot, chat_id), 1, nx=True, ex=ttl))
+        async with self.locks[chat_id]:
+            key = _key(bot, chat_id)
+            if (await storage.get_data(key)).get(POINTED):
+                return False
+            await storage.update_data(key, {POINTED: True})
+        self.locks.pop(chat_id, None)
+        return True
+
+    async def carry(self, bot: Bot, storage: BaseStorage, old: int, new: int) -> None:
+        """A group migrated to a supergroup: the new id keeps the old one's mark."""
+        if isinstance(storage, RedisStorage):
+            if await storage.redis.exists(self._redis_key(bot, old)):
+                await self.claim(bot, storage, new)
+        elif (await storage.get_data(_key(bot, old))).get(POINTED):
+            await storage.update_data(_key(bot, new), {POINTED: True})
+
+
 def create_router() -> Router:
     """The router for everything outside private chats; include it after all the others."""
     router = Router(name="chats")
-    locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+    marks = PointerMarks()
 
     async def point_to_private(bot: Bot, storage: BaseStorage, chat_id: int, locale: str) -> None:
         """Say once per group where the bot answers, with a button to its private chat."""
-        async with locks[chat_id]:
-            key = _key(bot, chat_id)
-            if (await storage.get_data(key)).get(POINTED):
-                return
-            # Marked before sending: a failed pointer is not tried again either.
-            await storage.update_data(key, {POINTED: True})
-        locks.pop(chat_id, None)
+        # Marked before sending: a failed pointer is not tried again either.
+        if not await marks.claim(bot, storage, chat_id):
+            return
         username = (await bot.me()).username
         markup = None
         if username:
@@ -143,15 +211,17 @@ def create_router() -> Router:
         message: Message, bot: Bot, fsm_storage: BaseStorage, locale: str
     ) -> None:
         """Silence, except the one pointer for /start or a mention of the bot in a group."""
-        if message.chat.type not in GROUPS or message.from_user is None:
-            return  # another bot's command in private, a channel, a chat speaking for itself
+        if message.chat.type not in GROUPS:
+            return  # another bot's command or a service message in private, a channel
         if message.migrate_to_chat_id:
             # The group became a supergroup with a new id: it has had its pointer (or its
             # chance at one), and the old id can no longer be written to.
-            key = _key(bot, message.migrate_to_chat_id)
-            old = await fsm_storage.get_data(_key(bot, message.chat.id))
-            if old.get(POINTED):
-                await fsm_storage.update_data(key, {POINTED: True})
+            await marks.carry(bot, fsm_storage, message.chat.id, message.migrate_to_chat_id)
+            return
+        if message.from_user is None or message.sender_chat is not None:
+            # A chat speaking for itself: an anonymous admin (from is @GroupAnonymousBot), a
+            # member posting as their channel (@Channel_Bot), a linked channel's post forwarded
+            # automatically (777000). Telegram fills `from` with such a stand-in for them.
             return
         if await _asks_for_us(message, bot):
             await point_to_private(bot, fsm_storage, message.chat.id, locale)

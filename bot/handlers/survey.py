@@ -222,26 +222,37 @@ async def store(
 async def reask(
     message: Message, state: FSMContext, ctx: Context, locale: str, reason: str, **values: Any
 ) -> None:
-    """Say what was wrong and ask the current question again; nothing else changes."""
-    await message.answer(render_macro("questions.j2", "invalid", locale, reason, values))
+    """Say what was wrong and ask the current question again; nothing else changes.
+
+    With no survey to go back to, only "Send /start to begin." (what was wrong with an answer
+    to no question would only confuse)."""
+    if _has_screen(await state.get_data()):
+        await message.answer(render_macro("questions.j2", "invalid", locale, reason, values))
     await show_again(message, state, ctx, locale)
+
+
+def _has_screen(data: dict[str, Any]) -> bool:
+    """Whether show_again has a question or screen to show (else it says "Send /start")."""
+    if BY_ID.get(data.get("q") or "") is not None or data.get("mode") == "summary":
+        return True
+    return bool(data.get("answers")) and data.get("mode") in ("result", "whatif", "aid_result")
 
 
 async def show_again(message: Message, state: FSMContext, ctx: Context, locale: str) -> None:
     """Show the current question or screen again, as it was."""
     data = await state.get_data()
     current = BY_ID.get(data.get("q") or "")
-    if current is not None:
+    if not _has_screen(data):
+        await message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
+    elif current is not None:
         # Bad input leaves the years marked so far as they were.
         await ask(message, state, ctx, locale, current, data.get("pending"))
     elif data.get("mode") == "summary":
         await show_summary(message, state, ctx, locale)
-    elif data.get("answers") and data.get("mode") in ("result", "whatif"):
-        await show_result(message, state, ctx, locale)
-    elif data.get("answers") and data.get("mode") == "aid_result":
+    elif data.get("mode") == "aid_result":
         await show_aid(message, state, ctx, locale)  # not "Send /start": that would erase all
     else:
-        await message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
+        await show_result(message, state, ctx, locale)
 
 
 async def show_current(message: Message, state: FSMContext, ctx: Context, locale: str) -> bool:

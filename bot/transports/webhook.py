@@ -39,6 +39,9 @@ MAX_BODY = 256 * 1024
 IDLE_TIMEOUT = 5.0
 # The rest of a request's body must arrive within this many seconds of its head (else 408).
 BODY_TIMEOUT = 10.0
+# Validation errors of an update from a newer Bot API: a tagged union (reaction type, forward
+# origin, ...) met a tag this aiogram does not have. Any other error: not an update (400).
+NEWER_VARIANT = frozenset({"union_tag_invalid", "union_tag_not_found"})
 # Connections the kernel queues for accepting; beyond that new ones are refused.
 BACKLOG = 128
 # Telegram waits 60 s for the answer to a webhook post, then posts the update again. An update
@@ -67,6 +70,12 @@ class UpdateHandler(SimpleRequestHandler):
         super().__init__(*args, **kwargs)
         self.running: set[asyncio.Task[Any]] = set()
 
+    @staticmethod
+    def _not_an_update(body: bytes) -> web.Response:
+        """400 for a body that is not an update at all; only its size is logged."""
+        logger.warning("refused a %d-byte body that is not a Telegram update", len(body))
+        return web.Response(status=400, text="not a Telegram update")
+
     async def drain(self, timeout: float) -> None:
         """Wait (up to `timeout` s) for updates still handled after their answer was sent."""
         if self.running:
@@ -80,11 +89,21 @@ class UpdateHandler(SimpleRequestHandler):
         except TimeoutError:
             raise web.HTTPRequestTimeout() from None
         try:
-            update = Update.model_validate(bot.session.json_loads(body), context={"bot": bot})
-        except (ValueError, RecursionError, ValidationError):
-            # Only the size: the body may hold someone's message.
-            logger.warning("refused a %d-byte body that is not a Telegram update", len(body))
-            return web.Response(status=400, text="not a Telegram update")
+            raw = bot.session.json_loads(body)
+            update = Update.model_validate(raw, context={"bot": bot})
+        except ValidationError as error:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            newer = all(e["type"] in NEWER_VARIANT for e in error.errors())
+            if newer and isinstance(update_id, int) and not isinstance(update_id, bool):
+                # An update from a newer Bot API (a reaction or forward origin of a new type):
+                # it cannot be read here, and a 400 would only have Telegram send it again.
+                # The fields that failed, never their values (they may hold someone's text).
+                where = sorted({".".join(map(str, e["loc"][:3])) for e in error.errors()})[:5]
+                logger.info("update %d dropped: this aiogram cannot read %s", update_id, where)
+                return web.json_response({})
+            return self._not_an_update(body)
+        except (ValueError, RecursionError):
+            return self._not_an_update(body)
         # Not aiogram's own slow-update switch (feed_webhook_update's _timeout): it warns with
         # a RuntimeWarning and leaves the task for no one to wait for at shutdown.
         task = asyncio.create_task(self.dispatcher.feed_update(bot, update, **self.data))
