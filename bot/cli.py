@@ -32,6 +32,7 @@ def _chat(args: argparse.Namespace) -> int:
     from bot.settings import load_settings
 
     settings = load_settings()
+    load_policies(settings.policy_overrides)  # a bad POLICY_OVERRIDES stops it before any output
     from bot.i18n import client_locale
     from bot.render import render_macro
     from bot.transports.screen import (
@@ -62,6 +63,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.require_token()  # before the slow aiogram import, so a mistake shows at once
+    load_policies(settings.policy_overrides)  # and before the state file or Telegram is opened
     from bot.transports.polling import run_polling
 
     asyncio.run(run_polling(settings))
@@ -74,6 +76,7 @@ def _webhook(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.require_token()
+    load_policies(settings.policy_overrides)
     from bot.transports.webhook import run_webhook
 
     asyncio.run(run_webhook(settings))
@@ -90,24 +93,55 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"yibao: {error}", file=sys.stderr)
         return 2
+    except PolicyError as error:  # POLICY_OVERRIDES names a file that cannot be used
+        print(f"yibao: POLICY_OVERRIDES: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the shell prompt goes below the echoed ^C
         return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from bot.cards import explain_text
-    from bot.checkcode import InvalidCode
+    """`yibao explain CODE`: the answer behind a check code, opened with CARD_KEYS."""
+    from bot.cards import explain_text, unverifiable_text
+    from bot.checkcode import InvalidCode, UnverifiableCode, keyring
     from bot.render import render_macro
+    from bot.settings import SettingsError, load_settings
 
     try:
-        print(explain_text(args.code, load_policies(args.overrides), args.locale))
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"yibao explain: {error}", file=sys.stderr)
+        return 2
+    if settings.card_keys is None:
+        print(
+            "yibao explain: CARD_KEYS is not set: put the bot's card keys in the environment or"
+            " in .env (a code made without them can be checked only in the session that made it)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        keys = keyring(settings)
+        print(explain_text(args.code, load_policies(args.overrides), args.locale, keys))
+    except UnverifiableCode:
+        print(unverifiable_text(args.locale), file=sys.stderr)
+        return 2
     except InvalidCode:
         print(render_macro("messages.j2", "text", args.locale, "bad_code"), file=sys.stderr)
         return 2
     except PolicyError as error:
         print(f"yibao explain: POLICY_OVERRIDES: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _card_key(args: argparse.Namespace) -> int:
+    """`yibao card-key`: a fresh random key for CARD_KEYS, on standard output."""
+    import secrets
+
+    from bot.settings import CARD_KEY_BYTES
+
+    print(secrets.token_urlsafe(CARD_KEY_BYTES))
     return 0
 
 
@@ -154,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
     explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     explain.set_defaults(handler=_explain)
+    card_key = commands.add_parser(
+        "card-key", help="print a fresh random key for CARD_KEYS (the check codes' key)"
+    )
+    card_key.set_defaults(handler=_card_key)
     policy = commands.add_parser("policy", help="the policy documents as encoded")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     show = policy_commands.add_parser(

@@ -15,13 +15,27 @@ matched case-insensitively; only `region` and `benefit_year` are required:
   hardship.
 - `repair_years` (empty = 0), `zero_claim_years` (`2025;2026`), `birth_date`.
 
-Every other column (names, ID-card or phone numbers, notes) is read past and never written.
+Never copied: every other column (names, ID-card or phone numbers, notes) is read past, and an
+`id` that holds what looks like an ID-card or mobile number, anywhere in the cell and with or
+without spaces, hyphens or +86, is left empty with `id: looks like an ID-card or phone number;
+not copied` in `error` (the row is still assessed). `error` names the column and the kind of
+problem (`region: not a known region ...`), never what the cell holds.
 Output: one row per non-blank input row with the columns of `output_columns`; a row that cannot
-be assessed keeps only `row`, `id` and `error` (`column: why`). `cap_change_steps` counts the
-steps earned (continuity + zero-claim - break years) before any ceiling on the yuan change.
+be assessed keeps only `row`, `id` and `error`. `cap_change_steps` counts the steps earned
+(continuity + zero-claim - break years) before any ceiling on the yuan change.
+Cells are safe to open in a spreadsheet: XLSX text cells are typed as text (never a formula);
+CSV text cells are quoted, and one that starts with = + - @, a tab or a carriage return, or has
+one of = + - @ right after a comma, semicolon, tab, line break or quote, gets a leading ' (OWASP's
+advice on CSV injection). Numbers are written as numbers (-8000 stays a number).
 CSV output is written as UTF-8 with BOM so spreadsheet programs read the Chinese correctly.
 `--lang zh_Hans` writes the header, regions, yes/no and the error messages in Chinese, in the
 glossary's terms (locales/glossary.yaml); the default stays English.
+
+Limits: a cell holds at most 4,096 characters and a row at most 65,536; the file is read a
+bounded line at a time, so memory stays flat for any file. A cell or row over a limit, text that
+is not UTF-8, a NUL character, or a column named twice in the header stops the batch with one
+line naming the row and column (exit code 2); nothing is written then, as the result goes to a
+temporary file beside the output that takes its place only when complete.
 """
 
 from __future__ import annotations
@@ -29,15 +43,18 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import os
 import re
+import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -121,43 +138,75 @@ ZH_VALUES: dict[Cell, str] = {
     "no": "否",
     **{english: chinese for chinese, english in REGION_NAMES.items() if chinese != english},
 }
-ZH_GROUPS = {
-    "newborn": "新生儿",
-    "infant": "一周岁以内婴儿",
-    "medical_aid": "医疗救助对象",
-    "job_change": "就业状态发生变化中断缴费不超过3个月的人员",
-    "veteran": "退役军人",
-    "released": "刑满释放人员",
-    "student": "新入学大学生、技工院校学生",
-    "hardship": "新认定的困难人员",
-}
-# (English `why` of a RowError, Chinese): the bad input, when quoted, is kept as typed.
-ZH_REASONS = (
-    (re.compile(r"^required$"), "必填"),
-    (re.compile(r"^not a date: (.*)$"), "不是有效日期：{0}"),
-    (re.compile(r"^not a year: (.*)$"), "不是有效年份：{0}"),
-    (re.compile(r"^not a whole number: (.*)$"), "不是整数：{0}"),
-    (re.compile(r"^must be (\d{4}) or later$"), "须为{0}年或以后"),
-    (re.compile(r"^unknown region '(.*)'$"), "无法识别的地区“{0}”（西藏、山西、重庆、天津或其他）"),
-    (re.compile(r"^unknown group '(.*)' \(one of .*\)$"), "无法识别的人群“{0}”"),
-    (
-        re.compile(r"^unknown coverage '(.*)' \(resident, employee or none\)$"),
-        "无法识别的参保类型“{0}”（居民、职工或无）",
+# The kinds of problem a row can have, (English, Chinese): the `error` column says which column
+# and which kind, never the cell's value, so nothing a person typed is echoed into the result.
+PROBLEMS = {
+    "required": ("required", "必填"),
+    "not_a_date": ("not a date", "不是有效日期"),
+    "not_a_year": ("not a year", "不是有效年份"),
+    "not_a_whole_number": ("not a whole number", "不是整数"),
+    "before_first_year": (f"must be {FIRST_YEAR} or later", f"须为{FIRST_YEAR}年或以后"),
+    "out_of_range": ("outside the possible range", "超出可能的范围"),
+    "unknown_region": (
+        "not a known region (xizang, shanxi, chongqing, tianjin or national)",
+        "无法识别的地区（西藏、山西、重庆、天津或其他）",
     ),
-    (re.compile(r"^expected year:kind, got '(.*)'$"), "应为“年份:参保类型”，实际为“{0}”"),
-    (re.compile(r"^(\w+) but coverage says (\w+)$"), "与“参保情况”列不一致（{0}／{1}）"),
-    (
-        re.compile(r"^looks like an ID card or phone number; not copied$"),
+    "unknown_group": (f"not a known group (one of {', '.join(GROUPS)})", "无法识别的人群"),
+    "unknown_coverage": (
+        "not a known coverage (resident, employee or none)",
+        "无法识别的参保类型（居民、职工或无）",
+    ),
+    "not_year_kind": (
+        "expected year:kind, such as 2025:none;2026:resident",
+        "应为“年份:参保类型”，如2025:无;2026:居民",
+    ),
+    "conflicts_with_coverage": ("differs from the coverage column", "与“参保情况”列不一致"),
+    "after_benefit_year": ("a year after the benefit year", "晚于待遇享受年度"),
+    "not_before_benefit_year": ("must be before the benefit year", "须早于待遇享受年度"),
+    "payment_year": (
+        "neither in the benefit year nor in the year before",
+        "既不在待遇享受年度，也不在其上一年度",
+    ),
+    "invalid": ("not valid", "无效"),
+    "personal": (
+        "looks like an ID-card or phone number; not copied",
         "疑似身份证号或手机号，未复制",
     ),
+}
+# The model's messages (rules/models.py) by the kind of problem they report.
+VALIDATION_KINDS = (
+    ("is after the benefit year", "after_benefit_year"),
+    ("is not before the benefit year", "not_before_benefit_year"),
+    ("is neither in", "payment_year"),
+    ("is not a plausible year", "out_of_range"),
+    ("greater than", "out_of_range"),
+    ("less than", "out_of_range"),
 )
 
 Cell = str | int | None
+Problem = tuple[str, str]  # (column, kind of problem: a key of PROBLEMS)
 
-
-# Chinese ID card numbers (15 or 18 characters) and mainland mobile numbers.
 ANSWERS_KEPT = 8192
-PERSONAL_NUMBER = re.compile(r"\d{15}|\d{17}[\dXx]|\+?(86)?1[3-9]\d{9}")
+KEY_CHARS_KEPT = 1024  # longer inputs are assessed afresh, so the kept answers stay small
+MAX_CELL_CHARS = 4096
+MAX_ROW_CHARS = 65536  # a row's characters, its line breaks included
+
+# Chinese resident ID card numbers (18 characters, the last a digit or X; or 15 digits) and
+# mainland mobile numbers (11 digits from 13 to 19, after +86, 0086 or 86 or not), anywhere in a
+# cell, with up to three spaces, dots, hyphens or dashes between the digits; a longer run of
+# digits is not one of them. Full-width forms are matched after NFKC normalisation.
+_SEP = r"[\s.\-\u2010-\u2015\u2212]{0,3}"
+PERSONAL_NUMBER = re.compile(
+    rf"(?<!\d)(?:\d(?:{_SEP}\d){{16}}{_SEP}[\dXx]"  # ID card, 18 characters
+    rf"|\d(?:{_SEP}\d){{14}}"  # ID card, 15 digits (issued before 1999)
+    rf"|(?:(?:\+|00)?{_SEP}86{_SEP})?1{_SEP}[3-9](?:{_SEP}\d){{9}})"  # mobile
+    r"(?!\d)"
+)
+# What makes a spreadsheet read a CSV cell as a formula (OWASP, "CSV Injection").
+_FORMULA_START = re.compile(r"[\t\r]|\s*[=+\-@]")
+_FORMULA_AFTER_SEPARATOR = re.compile(r"[,;\t\r\n\"]\s*[=+\-@]")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_NOT_TEXT = re.compile("[\x00\udc80-\udcff]")  # NUL, and bytes that were not UTF-8
 
 
 class LedgerError(ValueError):
@@ -165,7 +214,12 @@ class LedgerError(ValueError):
 
 
 class RowError(ValueError):
-    """One row that cannot be assessed; the message is `column: why`."""
+    """One row that cannot be assessed: `column` and `kind` (a key of PROBLEMS); the message
+    is `column: why` in English."""
+
+    def __init__(self, column: str, kind: str) -> None:
+        super().__init__(f"{column}: {PROBLEMS[kind][0]}")
+        self.column, self.kind = column, kind
 
 
 @dataclass(frozen=True)
@@ -187,14 +241,25 @@ class _Header:
 
     @classmethod
     def parse(cls, header: list[str]) -> _Header:
+        """Raises LedgerError for a missing required column or a known column named twice."""
         index: dict[str, int] = {}
         years: dict[int, int] = {}
+        seen: dict[str, int] = {}
         for i, name in enumerate(header):
             name = name.strip().lower()
-            if name in REQUIRED or name in OPTIONAL:
-                index.setdefault(name, i)
-            elif match := YEAR_COLUMN.match(name):
-                years.setdefault(int(match[1]), i)
+            match = YEAR_COLUMN.match(name)
+            if name not in REQUIRED and name not in OPTIONAL and not match:
+                continue  # a column never read may be named twice
+            if name in seen:
+                raise LedgerError(
+                    f"header: column {name} appears twice (columns {column_letter(seen[name])} "
+                    f"and {column_letter(i)}); rename or remove one"
+                )
+            seen[name] = i
+            if match:
+                years[int(match[1])] = i
+            else:
+                index[name] = i
         missing = [name for name in REQUIRED if name not in index]
         if missing:
             raise LedgerError(f"header: missing required column(s) {', '.join(missing)}")
@@ -211,9 +276,40 @@ class _Header:
         return row[i].strip() if i is not None and i < len(row) else ""
 
 
+def column_letter(index: int) -> str:
+    """The spreadsheet name of the column at 0-based `index`: 0 is A, 25 Z, 26 AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def output_columns(with_id: bool) -> list[str]:
     """The output header: `id` first when the input has one."""
     return ["id", *RESULT_COLUMNS] if with_id else list(RESULT_COLUMNS)
+
+
+def looks_personal(text: str) -> bool:
+    """Whether `text` holds what looks like an ID-card or mobile phone number anywhere."""
+    return PERSONAL_NUMBER.search(unicodedata.normalize("NFKC", text)) is not None
+
+
+def looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet could take the text cell `text` for a formula, as OWASP lists it:
+    = + - @ tab or carriage return at the start, or = + - @ after a separator or quote. A
+    cell that is exactly a number (-2000) is read as that number, never a formula."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        return False
+    return bool(_FORMULA_START.match(text) or _FORMULA_AFTER_SEPARATOR.search(text))
+
+
+@functools.lru_cache(maxsize=1024)  # most cells are the same few words, dates and messages
+def csv_text(text: str) -> str:
+    """`text` as a CSV cell a spreadsheet shows as text: a leading ' when it looks like a
+    formula (looks_like_formula), otherwise unchanged."""
+    return "'" + text if looks_like_formula(text) else text
 
 
 def parse_date(column: str, text: str) -> dt.date | None:
@@ -223,20 +319,20 @@ def parse_date(column: str, text: str) -> dt.date | None:
     try:
         return parsing.parse_date(text)
     except InvalidAnswer:
-        raise RowError(f"{column}: not a date: {text}") from None
+        raise RowError(column, "not_a_date") from None
 
 
-def _int(column: str, text: str, what: str = "a whole number") -> int:
+def _int(column: str, text: str, kind: str = "not_a_whole_number") -> int:
     try:  # as the bot reads them: any digits, a year also as 2027年
-        return parsing.parse_year(text) if what == "a year" else int(parsing.to_ascii(text))
+        return parsing.parse_year(text) if kind == "not_a_year" else int(parsing.to_ascii(text))
     except (InvalidAnswer, ValueError):
-        raise RowError(f"{column}: not {what}: {text}") from None
+        raise RowError(column, kind) from None
 
 
 def _coverage_value(column: str, text: str) -> str:
     value = COVERAGE_NAMES.get(text.lower())
     if value is None:
-        raise RowError(f"{column}: unknown coverage {text!r} (resident, employee or none)")
+        raise RowError(column, "unknown_coverage")
     return value
 
 
@@ -248,8 +344,8 @@ def parse_coverage(header: _Header, row: list[str]) -> dict[int, str]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         year, sep, value = part.partition(":")
         if not sep:
-            raise RowError(f"coverage: expected year:kind, got {part!r}")
-        coverage[_int("coverage", year.strip(), "a year")] = _coverage_value(
+            raise RowError("coverage", "not_year_kind")
+        coverage[_int("coverage", year.strip(), "not_a_year")] = _coverage_value(
             "coverage", value.strip()
         )
     for year, i in header.years:
@@ -258,8 +354,18 @@ def parse_coverage(header: _Header, row: list[str]) -> dict[int, str]:
             continue
         value = _coverage_value(f"y{year}", text)
         if coverage.setdefault(year, value) != value:
-            raise RowError(f"y{year}: {value} but coverage says {coverage[year]}")
+            raise RowError(f"y{year}", "conflicts_with_coverage")
     return coverage
+
+
+def _validation_problem(error: ValidationError) -> RowError:
+    """The column and kind of the profile's first invalid field; its value left out."""
+    name, _, message = describe_error(error, "row").partition(": ")
+    column = name.split(".")[0]
+    if column not in REQUIRED and column not in OPTIONAL and not YEAR_COLUMN.match(column):
+        column = "row"
+    kind = next((kind for words, kind in VALIDATION_KINDS if words in message), "invalid")
+    return RowError(column, kind)
 
 
 def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
@@ -267,16 +373,16 @@ def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
     text = header.get(row, "region")
     region = REGION_NAMES.get(text.lower())
     if region is None:
-        raise RowError(f"region: unknown region {text!r}" if text else "region: required")
+        raise RowError("region", "unknown_region" if text else "required")
     text = header.get(row, "benefit_year")
     if not text:
-        raise RowError("benefit_year: required")
-    year = _int("benefit_year", text, "a year")
+        raise RowError("benefit_year", "required")
+    year = _int("benefit_year", text, "not_a_year")
     if year < FIRST_YEAR:
-        raise RowError(f"benefit_year: must be {FIRST_YEAR} or later")
+        raise RowError("benefit_year", "before_first_year")
     group = header.get(row, "group").lower() or None
     if group is not None and group not in GROUPS:
-        raise RowError(f"group: unknown group {group!r} (one of {', '.join(GROUPS)})")
+        raise RowError("group", "unknown_group")
     zero_claims = header.get(row, "zero_claim_years").replace("；", ";")
     try:
         return Profile(
@@ -287,7 +393,7 @@ def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
             group=group,
             repair_years=_int("repair_years", header.get(row, "repair_years") or "0"),
             zero_claim_years=[
-                _int("zero_claim_years", y.strip(), "a year")
+                _int("zero_claim_years", y.strip(), "not_a_year")
                 for y in zero_claims.split(";")
                 if y.strip()
             ],
@@ -295,7 +401,7 @@ def parse_row(header: _Header, row: list[str], today: dt.date) -> Profile:
             today=today,
         )
     except ValidationError as error:
-        raise RowError(describe_error(error, "row")) from None
+        raise _validation_problem(error) from None
 
 
 def _yes(flag: bool) -> str:
@@ -303,7 +409,7 @@ def _yes(flag: bool) -> str:
 
 
 def result_cells(assessment: Assessment) -> list[Cell]:
-    """The output columns after `row`, for one assessment (error left empty)."""
+    """The output columns between `row` and `error`, for one assessment."""
     waiting, repair, cap = assessment.waiting, assessment.repair, assessment.cap
     cost = repair.cost_per_year
     start = waiting.benefit_start
@@ -320,7 +426,6 @@ def result_cells(assessment: Assessment) -> list[Cell]:
         None if cost is None else cost * repair.useful_years,
         cap.net_change,
         cap.continuity_steps + cap.zero_claim_steps - cap.penalty_steps,
-        None,
     ]
 
 
@@ -330,71 +435,173 @@ def header_cells(with_id: bool, lang: str = "en") -> list[str]:
     return [ZH_COLUMNS.get(c, c) for c in columns] if lang == "zh_Hans" else columns
 
 
-def describe_in(error: str, lang: str) -> str:
-    """A row's `column: why` in `lang`; a reason not in the table keeps its English words."""
+def describe(problems: Sequence[Problem], lang: str = "en") -> str | None:
+    """A row's `error` cell in `lang`: `column: why` for each problem, `; `-separated (in
+    Chinese `列名：原因`, `；`-separated); None when there is none."""
+    if not problems:
+        return None
     if lang != "zh_Hans":
-        return error
-    column, sep, why = error.partition(": ")
-    if not sep:
-        return error
-    for pattern, chinese in ZH_REASONS:
-        if match := pattern.match(why):
-            names = [_zh_word(word) for word in match.groups()]
-            why = chinese.format(*names)
-            break
-    name = ZH_COLUMNS.get(column) or (f"{column[1:]}年" if YEAR_COLUMN.match(column) else column)
-    return f"{name}：{why}"
+        return "; ".join(f"{column}: {PROBLEMS[kind][0]}" for column, kind in problems)
+    return "；".join(f"{_zh_column(column)}：{PROBLEMS[kind][1]}" for column, kind in problems)
 
 
-def _zh_word(word: str) -> str:
-    return {"resident": "居民", "employee": "职工", "none": "无"}.get(word, word)
+def _zh_column(column: str) -> str:
+    return ZH_COLUMNS.get(column) or (f"{column[1:]}年" if YEAR_COLUMN.match(column) else column)
 
 
 def localize_cells(cells: list[Cell], lang: str) -> list[Cell]:
-    """Result cells (after `row`) in `lang`: region, yes/no and the error; numbers stay numbers."""
+    """Result cells (between `row` and `error`) in `lang`: region and yes/no; numbers stay."""
     if lang != "zh_Hans":
         return cells
-    *values, error = cells
-    return [
-        *(ZH_VALUES.get(v, v) if isinstance(v, str) else v for v in values),
-        None if error is None else describe_in(str(error), lang),
-    ]
+    return [ZH_VALUES.get(v, v) if isinstance(v, str) else v for v in cells]
 
 
 @contextmanager
 def _table(path: Path, fmt: str) -> Iterator[Callable[[list[Cell]], None]]:
-    """A function that writes one row to `path` at once; the file is complete on exit."""
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        book = Workbook(write_only=True)  # rows go to a temporary file, not memory
-        sheet = book.create_sheet("result")
-
-        def append(cells: list[Cell]) -> None:
-            # Control characters copied from the input would make openpyxl refuse the row.
-            sheet.append(
-                [ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in cells]
-            )
-
-        yield append
-        book.save(path)
-    elif fmt == "csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            yield writer.writerow  # the csv module writes None as an empty field
-    else:
+    """A function that writes one row of cells. The rows go to a temporary file beside `path`
+    that replaces `path` when the block ends, and is removed if it ends by an exception."""
+    if fmt not in FORMATS:
         raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    stream = path.exists() and not path.is_file()  # such as /dev/stdout: written as it comes
+    part = path if stream else path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        if fmt == "xlsx":
+            from openpyxl import Workbook
+            from openpyxl.cell import WriteOnlyCell
+            from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+            book = Workbook(write_only=True)  # rows go to a temporary file, not memory
+            sheet = book.create_sheet("result")
+
+            def text_cell(text: str) -> WriteOnlyCell:
+                # Control characters would make openpyxl refuse the row.
+                cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", text))
+                cell.data_type = "s"  # openpyxl would make "=..." a formula, "#N/A" an error
+                if looks_like_formula(text):
+                    cell.quotePrefix = True  # as Excel marks a typed '=...: stays text if edited
+                return cell
+
+            try:
+                yield lambda cells: sheet.append(
+                    [text_cell(c) if isinstance(c, str) else c for c in cells]
+                )
+            except BaseException:
+                with suppress(Exception):
+                    sheet.close()  # else its half-written rows complain when collected
+                raise
+            book.save(part)
+        else:
+            with part.open("w" if stream else "x", encoding="utf-8-sig", newline="") as out:
+                # Text quoted, so a separator inside a cell never starts a new one; numbers bare.
+                writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
+                yield lambda cells: writer.writerow(
+                    [csv_text(c) if isinstance(c, str) else c for c in cells]
+                )
+        if not stream:
+            os.replace(part, path)
+    except BaseException:
+        if not stream:
+            part.unlink(missing_ok=True)
+        raise
 
 
-def _records(lines: Iterator[str]) -> Iterator[list[str]]:
-    """CSV records, skipping blank and `#` comment lines before the header."""
-    for line in lines:
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield from csv.reader([line])
-            break
-    # The rest is read lazily from the same open file, so only one record is in memory.
-    yield from csv.reader(lines)
+class _Records:
+    """The CSV records of an open ledger, each a list of cells, read a bounded line at a time.
+
+    `file` is opened with errors="surrogateescape" and newline="". Blank and `#` lines before the
+    header are skipped. Raises LedgerError naming the row (`header` or `row N`, N as in the
+    output's `row`), its line in the file and, where one is at fault, the column, for a row over
+    MAX_ROW_CHARS or a cell over MAX_CELL_CHARS, text that is not UTF-8, or a NUL character.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self._line = 0  # lines read so far
+        self._start = 0  # the line the record being read starts on
+        self._chars = 0  # characters of the record being read
+        self._header: list[str] | None = None
+        self.number = 0  # the record's number after the header
+        self._reader = csv.reader(self._lines())
+
+    def header(self) -> list[str]:
+        """The header record; raises LedgerError when the file has none."""
+        row, _ = self._next()
+        if row is None:
+            raise LedgerError("empty, expected a header row")
+        self._header = row
+        return row
+
+    def __iter__(self) -> Iterator[tuple[int, list[str], str]]:
+        """(number, cells, the cells joined) for each record after the header."""
+        while True:
+            self.number += 1
+            row, joined = self._next()
+            if row is None:
+                return
+            yield self.number, row, joined
+
+    def _next(self) -> tuple[list[str] | None, str]:
+        """The next record and its cells joined, checked; None at the end of the file."""
+        self._chars = 0
+        try:
+            row = next(self._reader, None)
+        except csv.Error as error:
+            raise LedgerError(f"{self._where()}: not readable as CSV ({error})") from None
+        return (None, "") if row is None else (row, self._check(row))
+
+    def _lines(self) -> Iterator[str]:
+        while line := self._file.readline(MAX_ROW_CHARS + 1):
+            self._line += 1
+            if not self._chars:
+                self._start = self._line
+            self._chars += len(line)
+            if self._chars > MAX_ROW_CHARS:
+                raise self._too_long(line)
+            if self._header is None and (not line.strip() or line.lstrip().startswith("#")):
+                self._chars = 0
+                continue
+            yield line
+
+    def _too_long(self, line: str) -> LedgerError:
+        # Only this much of the line was read: the over-long cell is the last one begun in it.
+        if self._start == self._line:
+            cells = next(csv.reader([line]), [])
+            if cells and len(cells[-1]) > MAX_CELL_CHARS:
+                return self._cell_too_long(len(cells) - 1)
+        return LedgerError(f"{self._where()}: a row longer than {MAX_ROW_CHARS:,} characters")
+
+    def _cell_too_long(self, column: int) -> LedgerError:
+        return LedgerError(
+            f"{self._where(column)}: a cell longer than {MAX_CELL_CHARS:,} characters"
+        )
+
+    def _check(self, row: list[str]) -> str:
+        joined = "".join(row)
+        if len(joined) > MAX_CELL_CHARS:
+            for i, cell in enumerate(row):
+                if len(cell) > MAX_CELL_CHARS:
+                    raise self._cell_too_long(i)
+        if _NOT_TEXT.search(joined):
+            for i, cell in enumerate(row):
+                if bad := _NOT_TEXT.search(cell):
+                    why = (
+                        "a NUL character (is it a UTF-16 or binary file?)"
+                        if bad[0] == "\x00"
+                        else "not UTF-8 text"
+                    )
+                    raise LedgerError(f"{self._where(i)}: {why}; save the ledger as 'CSV UTF-8'")
+        return joined
+
+    def _where(self, column: int | None = None) -> str:
+        row = "header" if self._header is None else f"row {self.number}"
+        where = f"{row} (line {self._start})"
+        if column is None:
+            return where
+        where += f", column {column_letter(column)}"
+        name = self._header[column].strip() if self._header and column < len(self._header) else ""
+        if name and len(name) <= 40 and not _NOT_TEXT.search(name) and name.isprintable():
+            where += f" ({name})"
+        return where
 
 
 def _progress(enabled: bool | None) -> Any:
@@ -414,8 +621,12 @@ def run_batch(
     progress: bool | None = None,
     lang: str = "en",
 ) -> BatchSummary:
-    """Assess every row of the ledger at `input_path`, writing each result as it is made; the
-    header, values and error messages in `lang` (en or zh_Hans)."""
+    """Assess every row of the ledger at `input_path` into `output_path` (`fmt` csv or xlsx),
+    the header, values and error messages in `lang` (en or zh_Hans).
+
+    Raises ValueError for an unknown `fmt` or `lang`, LedgerError for a ledger that cannot be
+    read (see _Records and _Header.parse) or an output that cannot be written; `output_path` is
+    then left as it was."""
     source, target = Path(input_path), Path(output_path)
     if fmt not in FORMATS:
         raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -427,54 +638,50 @@ def run_batch(
     policies = policies if policies is not None else load_policies()
     rows = assessed = reused = 0
     try:
-        with source.open(encoding="utf-8-sig", newline="") as lines:
-            records = _records(lines)
-            first = next(records, None)
-            if first is None:
-                raise LedgerError(f"{source}: empty, expected a header row")
-            header = _Header.parse(first)
+        with source.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as file:
+            records = _Records(file)
+            header = _Header.parse(records.header())
             with_id = "id" in header.index
             # Rows with the same inputs get the same answer: neighbours in a village ledger
             # often share a history, so the last few thousand answers are kept by their inputs.
             columns = header.inputs
             last = max(columns)
             inputs = itemgetter(*columns)  # two or more columns: it returns a tuple
-            answers: dict[tuple[str, ...], list[Cell]] = {}
+            answers: dict[tuple[str, ...], tuple[list[Cell], tuple[Problem, ...]]] = {}
             with _table(target, fmt) as write, _progress(progress) as bar:
                 write(header_cells(with_id, lang))
-                for number, row in enumerate(records, start=1):
-                    if not "".join(row).strip():
+                for number, row, joined in records:
+                    if not joined.strip():
                         continue  # blank rows keep their number so `row` matches the sheet
                     rows += 1
-                    label: list[Cell] = [header.get(row, "id")] if with_id else []
-                    personal = bool(label) and PERSONAL_NUMBER.fullmatch(str(label[0]).strip())
-                    if personal:
-                        label = [None]  # an office's label must not carry an ID or phone number
                     key = inputs(row) if len(row) > last else None
-                    cells = answers.get(key) if key else None
-                    reused += cells is not None
-                    if cells is None:
+                    answer = answers.get(key) if key else None
+                    reused += answer is not None
+                    if answer is None:
                         try:
-                            cells = result_cells(
-                                assess(parse_row(header, row, today), policies, explain=False)
-                            )
+                            profile = parse_row(header, row, today)
+                            answer = result_cells(assess(profile, policies, explain=False)), ()
                         except RowError as error:
-                            cells = [None] * (len(RESULT_COLUMNS) - 2) + [str(error)]
-                        if key:
+                            blank: list[Cell] = [None] * (len(RESULT_COLUMNS) - 2)
+                            answer = blank, ((error.column, error.kind),)
+                        if key and sum(map(len, key)) <= KEY_CHARS_KEPT:
                             if len(answers) >= ANSWERS_KEPT:
                                 answers.clear()
-                            answers[key] = cells
-                    if cells[-1] is None:
-                        assessed += 1
-                        if personal:
-                            note = "id: looks like an ID card or phone number; not copied"
-                            cells = [*cells[:-1], note]
-                    write([*label, number, *localize_cells(cells, lang)])
+                            answers[key] = answer
+                    cells, problems = answer
+                    assessed += not problems
+                    label: list[Cell] = []
+                    if with_id:
+                        text = header.get(row, "id")
+                        label = [text]
+                        if looks_personal(text):
+                            label = [None]  # an office's label must not carry a person's number
+                            problems = (*problems, ("id", "personal"))
+                    error = describe(problems, lang)
+                    write([*label, number, *localize_cells(cells, lang), error])
                     bar.update()
-    except UnicodeDecodeError:
-        raise LedgerError(
-            f"{source}: not UTF-8 text after {rows} rows; save it as 'CSV UTF-8'"
-        ) from None
+    except LedgerError as error:
+        raise LedgerError(f"{source}: {error}") from None
     except OSError as error:
         raise LedgerError(f"{error.filename or target}: {error.strerror or error}") from None
     return BatchSummary(rows=rows, assessed=assessed, errors=rows - assessed, reused=reused)

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from rules.overrides import OverridesFileError, read_overrides
+
 POLICY_DIR = Path(__file__).parent / "policies"
 # Bumped when the engine's reading of the texts changes; the data's digest follows the files.
 ENGINE_VERSION = "1"
@@ -30,7 +32,10 @@ ENGINE_VERSION = "1"
 DEPLOYMENT_SOURCE = "部署设置"
 
 PolicyId = Literal["xizang", "shanxi", "chongqing", "tianjin", "national", "xizang-aid"]
-Yuan = Annotated[int, Field(ge=0)]
+# Bounds keep a deployment's values sane: no amount beyond 10 million yuan, no month count or
+# number of years beyond what any policy text uses, and dates within 2000-2100 (_sane_day).
+MAX_YUAN = 10_000_000
+Yuan = Annotated[int, Field(ge=0, le=MAX_YUAN)]
 Share = Annotated[float, Field(ge=0, le=1)]
 Months = Annotated[int, Field(ge=0, le=36)]
 Years = Annotated[int, Field(ge=0, le=50)]
@@ -52,6 +57,15 @@ def _real_period(period: str) -> str:
         raise ValueError(f"{period!r}: the period starts and ends on the same day")
     return period
 
+
+def _sane_day(day: dt.date) -> dt.date:
+    """A date from 2000 to 2100; raises ValueError for any other year."""
+    if not 2000 <= day.year <= 2100:
+        raise ValueError(f"{day}: the year is not between 2000 and 2100")
+    return day
+
+
+Day = Annotated[dt.date, AfterValidator(_sane_day)]
 
 # A centralized payment period (集中缴费期) as month-day bounds; it starts in the year before the
 # benefit year and, when its end comes before its start, ends in the benefit year itself.
@@ -116,7 +130,7 @@ PARAMETER_TYPES: dict[str, Any] = {
     "aid.tilt_deductible_cut": Share,
     "aid.tilt_ratio_points": Annotated[int, Field(ge=0, le=100)],
     "aid.tilt_classes": list[Annotated[int, Field(ge=1, le=5)]],
-    "aid.tilt_until": dt.date,
+    "aid.tilt_until": Day,
     "aid.warning_formerly_poor_share": Share,
     "aid.warning_general_share": Share,
     "income.per_capita_disposable": Yuan,
@@ -165,7 +179,7 @@ class DatedValue(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    since: dt.date = Field(alias="from")
+    since: Day = Field(alias="from")
     value: Any = None
     source: str | None = None
     checked: dt.date | None = None
@@ -345,9 +359,21 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
 
     The file maps a policy id to parameter names, each with a list of dated values
     (`{from: 2027-01-01, value: 400, source: ...}`) or a single value in force from the
-    document's start.
+    document's start. Each value must have its parameter's type and bounds (PARAMETER_TYPES:
+    yuan at most MAX_YUAN, months and years as there, dates within 2000-2100).
+
+    Raises PolicyError, a one-line message `FILE: [line N: ]policy.parameter: why`, when the
+    file cannot be read or is refused by rules.overrides.read_overrides (over 64 KiB, not UTF-8,
+    not YAML, aliases or anchors, a key given twice, nesting too deep, a number too long or not
+    finite), or when a policy, a parameter or a value is unknown or out of bounds.
     """
-    raw = _read_yaml(path) or {}
+    try:
+        raw = read_overrides(path)
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot be read: {error.strerror or error}") from None
+    except OverridesFileError as error:
+        raise PolicyError(f"{path}: {error}") from None
+    raw = raw or {}  # an empty file sets nothing
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}: must map policy ids to parameters")
     result = dict(policies)
@@ -369,6 +395,7 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
                 check_value(name, values)
             except (ValidationError, ValueError, TypeError) as error:
                 why = _describe(error) if isinstance(error, ValidationError) else str(error)
+                why = why.removeprefix(f"{name}: ")  # the key path names it already
                 raise PolicyError(f"{path}: {policy_id}.{name}: {why}") from None
             old = parameters.get(name)
             merged = sorted(

@@ -10,8 +10,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.campaign import CampaignStore
-from bot.cards import explain_text
-from bot.checkcode import InvalidCode
+from bot.cards import explain_text, unverifiable_text
+from bot.checkcode import InvalidCode, UnverifiableCode, keyring
 from bot.handlers.chats import PrivateChat
 from bot.handlers.survey import context, reask, show_current, start_survey
 from bot.i18n import available
@@ -115,10 +115,16 @@ def create_router() -> Router:
 
     @router.message(Command("explain"))
     async def on_explain(
-        message: Message, command: CommandObject, policies: PolicySet, locale: str
-    , settings: Settings | None = None) -> None:
+        message: Message,
+        command: CommandObject,
+        policies: PolicySet,
+        locale: str,
+        settings: Settings | None = None,
+    ) -> None:
         try:
-            text = explain_text(command.args or "", policies, locale)
+            text = explain_text(command.args or "", policies, locale, keyring(settings))
+        except UnverifiableCode:
+            text = unverifiable_text(locale)
         except InvalidCode:
             text = render_macro("messages.j2", "text", locale, "bad_code")
         await message.answer(text)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from bot import keyboards
 from bot.campaign import CampaignStore, outcome_kinds, reminder_buttons
 from bot.cards import card_text
+from bot.checkcode import keyring
 from bot.handlers.chats import PrivateChat
 from bot.keyboards import Edit, Nav, Pick
 from bot.next_steps import next_steps
@@ -553,7 +554,8 @@ def create_router() -> Router:
             await query.message.answer(card, reply_markup=keyboards.after_detail(locale))
         elif action == "card" and mode == "result":
             profile = to_profile(answers, ctx)
-            text = card_text(profile, assess(profile, ctx.policies), locale)
+            keys = keyring(settings)  # CARD_KEYS as /explain opens them
+            text = card_text(profile, assess(profile, ctx.policies), locale, keys)
             await query.message.answer(text, reply_markup=keyboards.after_detail(locale))
         elif (
             action == "next_person"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +14,9 @@ import pytest
 from fakes.session import Person, make_person
 
 from bot.cards import card_text, explain_text
-from bot.checkcode import InvalidCode, decode, encode
+from bot.checkcode import InvalidCode, Keyring, decode, encode
 from bot.render import render_macro
-from bot.settings import Settings
+from bot.settings import Settings, parse_card_keys
 from rules import Profile, assess, load_policies
 
 VOLUNTEER = 77
@@ -149,12 +151,20 @@ def test_mistyped_codes_are_refused(typo: str) -> None:
 
 
 def test_yibao_explain_prints_the_same_answer() -> None:
+    key = secrets.token_urlsafe(32)  # as `yibao card-key` makes one
+    keys = Keyring(tuple(parse_card_keys(key)))
     profile = Profile(region="xizang", benefit_year=2027, today=dt.date(2026, 11, 23))
-    card = card_text(profile, assess(profile, load_policies()), "en")
+    card = card_text(profile, assess(profile, load_policies()), "en", keys)
     code = CODE.search(card).group(1)
     yibao = Path(sys.executable).with_name("yibao")
+    env = {**os.environ, "CARD_KEYS": key}
     done = subprocess.run(
-        [str(yibao), "explain", code], capture_output=True, text=True, timeout=60, check=False
+        [str(yibao), "explain", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert "This code is valid" in done.stdout and "May 1, 2027" in done.stdout
@@ -164,5 +174,6 @@ def test_yibao_explain_prints_the_same_answer() -> None:
         text=True,
         timeout=60,
         check=False,
+        env=env,
     )
     assert wrong.returncode == 2 and "check code" in wrong.stderr

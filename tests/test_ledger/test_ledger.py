@@ -71,7 +71,7 @@ def test_sample_results(tmp_path: Path) -> None:
     assert rows["A06-1"]["region"] == "national"
     assert rows["A06-1"]["cap_change"] == ""  # the national step is set by each province
     bad = rows["A05-1"]
-    assert bad["error"] == "payment_date: not a date: 2026-13-01"
+    assert bad["error"] == "payment_date: not a date"
     assert bad["row"] == "6"
     assert all(v == "" for k, v in bad.items() if k not in ("id", "row", "error"))
     assert all(rows[key]["error"] == "" for key in ("A06-1", "A07-1", "A08-1"))
@@ -98,17 +98,24 @@ def test_year_columns_equal_coverage_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "error"),
     [
-        ("mars,2027,,,,,", "region: unknown region 'mars'"),
+        ("mars,2027,,,,,", "region: not a known region"),
         (",2027,,,,,", "region: required"),
         ("xizang,2024,,,,,", "benefit_year: must be 2025 or later"),
-        ("xizang,soon,,,,,", "benefit_year: not a year: soon"),
-        ("xizang,2027,,2026-13-01,,,", "payment_date: not a date: 2026-13-01"),
-        ("xizang,2027,,2024-03-01,,,", "payment_date: 2024-03-01 is neither in 2026 nor in 2027"),
-        ("xizang,2027,2025:maybe,,,,", "coverage: unknown coverage 'maybe'"),
-        ("xizang,2027,2028:none,,,,", "coverage: 2028 is after the benefit year 2027"),
-        ("xizang,2027,,,pirate,,", "group: unknown group 'pirate'"),
-        ("xizang,2027,,,,two,", "repair_years: not a whole number: two"),
-        ("xizang,2027,,,,,2027", "zero_claim_years: 2027 is not before the benefit year 2027"),
+        ("xizang,2101,,,,,", "benefit_year: outside the possible range"),
+        ("xizang,soon,,,,,", "benefit_year: not a year"),
+        ("xizang,2027,,2026-13-01,,,", "payment_date: not a date"),
+        (
+            "xizang,2027,,2024-03-01,,,",
+            "payment_date: neither in the benefit year nor in the year before",
+        ),
+        ("xizang,2027,2025:maybe,,,,", "coverage: not a known coverage"),
+        ("xizang,2027,2025-none,,,,", "coverage: expected year:kind"),
+        ("xizang,2027,2028:none,,,,", "coverage: a year after the benefit year"),
+        ("xizang,2027,1900:none,,,,", "coverage: outside the possible range"),
+        ("xizang,2027,,,pirate,,", "group: not a known group"),
+        ("xizang,2027,,,,two,", "repair_years: not a whole number"),
+        ("xizang,2027,,,,99,", "repair_years: outside the possible range"),
+        ("xizang,2027,,,,,2027", "zero_claim_years: must be before the benefit year"),
     ],
 )
 def test_bad_row_names_column_and_later_rows_are_assessed(
@@ -125,7 +132,7 @@ def test_bad_row_names_column_and_later_rows_are_assessed(
 def test_year_column_conflicting_with_coverage(tmp_path: Path) -> None:
     text = "region,benefit_year,coverage,y2025\nxizang,2027,2025:none,居民\n"
     _, rows = batch(tmp_path, text)
-    assert rows[0]["error"] == "y2025: resident but coverage says none"
+    assert rows[0]["error"] == "y2025: differs from the coverage column"
 
 
 def test_personal_columns_are_not_copied(tmp_path: Path) -> None:
@@ -177,7 +184,7 @@ def test_dates_as_the_bot_reads_them(text: str) -> None:
 
 
 def test_a_date_the_bot_refuses_is_a_row_error(tmp_path: Path) -> None:
-    with pytest.raises(RowError, match="payment_date: not a date: 2026-02-30"):
+    with pytest.raises(RowError, match=r"^payment_date: not a date$"):
         parse_date("payment_date", "2026-02-30")
     text = (
         f"{HEADER}\n"
@@ -187,7 +194,7 @@ def test_a_date_the_bot_refuses_is_a_row_error(tmp_path: Path) -> None:
     summary, rows = batch(tmp_path, text)
     assert summary == BatchSummary(rows=2, assessed=1, errors=1)
     assert rows[0]["benefit_year"] == "2027" and rows[0]["error"] == ""
-    assert rows[1]["error"] == "payment_date: not a date: 2027-13-01"
+    assert rows[1]["error"] == "payment_date: not a date"
 
 
 def test_xlsx_has_the_cells_of_the_csv(tmp_path: Path) -> None:
@@ -226,7 +233,9 @@ def test_cli_missing_region_column_exits_2(
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
     source.write_text("id,benefit_year\n1,2027\n", encoding="utf-8")
     assert cli(str(source), "-o", str(out)) == 2
-    assert capsys.readouterr().err == "yibao batch: header: missing required column(s) region\n"
+    assert capsys.readouterr().err == (
+        f"yibao batch: {source}: header: missing required column(s) region\n"
+    )
     assert not out.exists()
 
 
