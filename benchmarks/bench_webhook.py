@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -65,6 +66,7 @@ def start_worker(
         "BOT_TOKEN": "42:BENCH",
         "TELEGRAM_API_BASE": fake.base_url,
         "WEBHOOK_SECRET": SECRET,
+        "CARD_KEYS": secrets.token_urlsafe(32),  # yibao webhook needs one; no card is made here
         "WEBHOOK_PORT": str(port),
         "DATA_DIR": str(data_dir),
         "THROTTLE_RATE": "1000",

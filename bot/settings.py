@@ -147,6 +147,14 @@ class Settings(BaseSettings):
         head = token.partition(":")[0]
         return int(head) if head.isdigit() else None
 
+    def require_card_keys(self) -> None:
+        """SettingsError naming CARD_KEYS unless it is set (the Telegram transports need it)."""
+        if self.card_keys is None:
+            raise SettingsError(
+                "CARD_KEYS is not set: a check code made by one worker, or before a restart, "
+                "could not be verified; make a key with `yibao card-key`"
+            )
+
     def require_bot_id(self) -> int:
         """The bot's id from BOT_TOKEN, or a SettingsError naming BOT_TOKEN."""
         self.require_token()

@@ -39,6 +39,7 @@ def drain_on_shutdown(dispatcher: Dispatcher) -> None:
 async def run_polling(settings: Settings) -> None:
     """Poll Telegram until SIGINT/SIGTERM, with storage from the settings."""
     token = settings.require_token()
+    settings.require_card_keys()
     api = settings.telegram_api_base
     session = ApiSession(api=TelegramAPIServer.from_base(api)) if api else ApiSession()
     try:

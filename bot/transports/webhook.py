@@ -212,7 +212,8 @@ def _bot(settings: Settings) -> Bot:
 async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve on WEBHOOK_HOST:WEBHOOK_PORT until SIGINT/SIGTERM (or `stop` is set).
 
-    Refuses to start without WEBHOOK_SECRET or with a damaged state file (left untouched).
+    Refuses to start without WEBHOOK_SECRET or CARD_KEYS, or with a damaged state file (left
+    untouched).
     """
     bot = _bot(settings)
     if settings.webhook_secret is None:
@@ -220,6 +221,7 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
             "WEBHOOK_SECRET is not set: without it anyone who finds the URL can post updates; "
             "set it to a random string of letters, digits, _ and -"
         )
+    settings.require_card_keys()
     storage = await start_store(settings, bot.id)
     dispatcher = create_dispatcher(settings, storage)
     app = create_webhook_app(settings, dispatcher, bot)

@@ -16,6 +16,8 @@ from bot.transports.webhook import create_webhook_app
 from fakes.bot_api import FakeBotAPI
 
 SECRET = "s3cret-token_1"
+# A check-code key as `yibao card-key` prints them (32 bytes, URL-safe base64).
+CARD_KEY = "dGVzdC1jYXJkLWtleS10ZXN0LWNhcmQta2V5LXRlc3Q"
 
 
 @asynccontextmanager

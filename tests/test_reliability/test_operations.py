@@ -26,6 +26,7 @@ import pytest
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from fakes.bot_api import FakeBotAPI
+from fakes.deployment import CARD_KEY
 from fakes.redis_server import start_redis_server
 
 from bot.app import create_bot
@@ -131,6 +132,7 @@ def _yibao_webhook(
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE": "http://127.0.0.1:9",  # never called: no WEBHOOK_URL
         "WEBHOOK_SECRET": SECRET,
+        "CARD_KEYS": CARD_KEY,
         "WEBHOOK_HOST": "127.0.0.1",
         "WEBHOOK_PORT": str(free_port()),
         "DATA_DIR": str(workdir / "data"),
@@ -208,6 +210,17 @@ def test_no_webhook_secret_stops_start_up(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("yibao: WEBHOOK_SECRET"), result.stderr
     assert not (tmp_path / "data").exists()  # refused before the state file is touched
+
+
+@pytest.mark.parametrize("transport", ["webhook", "run"])
+def test_no_card_keys_stops_start_up(tmp_path: Path, transport: str) -> None:
+    # Codes sealed by one worker, or before a restart, could not be verified by another.
+    result = _yibao_webhook(tmp_path, transport, CARD_KEYS="")
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("yibao: CARD_KEYS is not set"), result.stderr
+    assert "yibao card-key" in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 # -- connections, bodies ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiohttp.test_utils import TestServer
 from fakes.bot_api import FakeBotAPI
 from fakes.citizen import HttpCitizen
+from fakes.deployment import CARD_KEY
 
 from bot.app import create_bot, create_dispatcher, create_storage
 from bot.settings import Settings
@@ -86,6 +87,7 @@ class Workers:
                 "BOT_TOKEN": TOKEN,
                 "TELEGRAM_API_BASE": self.fake.base_url,
                 "WEBHOOK_SECRET": SECRET,
+                "CARD_KEYS": CARD_KEY,
                 "WEBHOOK_HOST": "127.0.0.1",
                 "WEBHOOK_PORT": str(port),
                 "DATA_DIR": str(self.workdir / "data"),

@@ -20,6 +20,7 @@ from aiogram import Dispatcher
 from aiogram.fsm.storage.base import StorageKey
 from fakes.bot_api import FakeBotAPI
 from fakes.citizen import HttpCitizen
+from fakes.deployment import CARD_KEY
 
 from bot import cli
 from bot.render import render_macro
@@ -309,6 +310,7 @@ async def test_logs_at_info_carry_no_message_text_and_no_ids(
         settings = load_settings(
             _env_file=None,
             bot_token="42:TEST",
+            card_keys=CARD_KEY,
             telegram_api_base=fake.base_url,
             webhook_port=free_port(),
             webhook_secret=SECRET,
@@ -441,6 +443,7 @@ def test_settings_never_print_secrets() -> None:
     settings = Settings(
         _env_file=None,
         bot_token=TOKEN,
+        card_keys=CARD_KEY,
         webhook_secret=WEBHOOK_SECRET,
         redis_url=f"redis://:{password}@127.0.0.1:6379/0",
     )

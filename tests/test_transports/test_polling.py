@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aiogram import Bot, Dispatcher
 from fakes.bot_api import Call, FakeBotAPI
+from fakes.deployment import CARD_KEY
 
 from bot.app import create_dispatcher
 from bot.settings import SettingsError, load_settings
@@ -65,5 +66,5 @@ async def test_rejected_token_is_a_settings_error(
     monkeypatch.setattr(polling, "create_bot", lambda token, session=None: bot)
     fake.fail_next("deleteWebhook", status=401)
     with pytest.raises(SettingsError, match=r"^BOT_TOKEN"):
-        await polling.run_polling(load_settings(bot_token="42:TEST"))
+        await polling.run_polling(load_settings(bot_token="42:TEST", card_keys=CARD_KEY))
     assert not [call for call in fake.calls if call.method == "getUpdates"]

@@ -14,6 +14,7 @@ import pytest
 from aiogram import Bot
 from aiohttp import web
 from fakes.bot_api import FakeBotAPI
+from fakes.deployment import CARD_KEY
 
 from bot.app import create_dispatcher
 from bot.settings import Settings, SettingsError, load_settings
@@ -111,7 +112,7 @@ def _free_port() -> int:
 
 async def test_run_webhook_serves_until_stopped(clean_env: Path) -> None:
     settings: Settings = load_settings(
-        bot_token="1:x", webhook_port=_free_port(), webhook_secret=SECRET
+        bot_token="1:x", webhook_port=_free_port(), webhook_secret=SECRET, card_keys=CARD_KEY
     )
     stop = asyncio.Event()
     server = asyncio.create_task(run_webhook(settings, stop))
@@ -137,6 +138,7 @@ async def test_rejected_token_stops_start_up(
     fake.fail_next("setWebhook", status=401)
     settings = load_settings(
         bot_token="42:TEST",
+        card_keys=CARD_KEY,
         webhook_port=_free_port(),
         webhook_url="https://bot.example.org/hook",
         webhook_secret=SECRET,
