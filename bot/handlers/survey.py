@@ -236,6 +236,8 @@ def _has_screen(data: dict[str, Any]) -> bool:
     """Whether show_again has a question or screen to show (else it says "Send /start")."""
     if BY_ID.get(data.get("q") or "") is not None or data.get("mode") == "summary":
         return True
+    if data.get("await_language"):
+        return True
     return bool(data.get("answers")) and data.get("mode") in ("result", "whatif", "aid_result")
 
 
@@ -245,6 +247,11 @@ async def show_again(message: Message, state: FSMContext, ctx: Context, locale: 
     current = BY_ID.get(data.get("q") or "")
     if not _has_screen(data):
         await message.answer(render_macro("messages.j2", "text", locale, "no_survey"))
+    elif data.get("await_language"):  # the first question of all: the language
+        await message.answer(
+            render_macro("messages.j2", "text", locale, "choose_language"),
+            reply_markup=keyboards.languages(preselected=locale),
+        )
     elif current is not None:
         # Bad input leaves the years marked so far as they were.
         await ask(message, state, ctx, locale, current, data.get("pending"))
