@@ -83,8 +83,8 @@ def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
     dispatcher.update.outer_middleware(
         ThrottlingMiddleware(settings.throttle_rate, settings.throttle_burst)
     )
+    setup_campaign(dispatcher, settings, storage)  # its router first
     dispatcher.include_routers(*handlers.routers())
-    setup_campaign(dispatcher, settings, storage)
     register_error_handlers(dispatcher)
     return dispatcher
 

@@ -20,7 +20,11 @@ STOP_TIMEOUT = 10.0
 
 
 def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStorage) -> None:
-    """Put `campaign` into workflow data, add the router, and run the reminder sender."""
+    """Put `campaign` into workflow data, add the router, and run the reminder sender.
+
+    Call it before the other routers are included (RuntimeError otherwise): its router must
+    be the first.
+    """
     if "campaign" in dispatcher.workflow_data:
         return  # already set up; a second router would be an error in aiogram
     store = create_campaign_store(storage)
@@ -32,10 +36,12 @@ def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStor
         token = settings.bot_token.get_secret_value().encode()
         store.set_secret(hmac.digest(token, b"yibao: counting once a day", "sha256"))
     dispatcher["campaign"] = store
+    if dispatcher.sub_routers:
+        # Its router must come first: the survey's catch-all handlers would take /stats and
+        # the Remind presses otherwise (aiogram has no public way to insert a router).
+        msg = "setup_campaign must run before the other routers are included"
+        raise RuntimeError(msg)
     dispatcher.include_router(create_router(settings))
-    # First among the routers: the survey's catch-all handlers would take /stats and the
-    # Remind presses otherwise.
-    dispatcher.sub_routers.insert(0, dispatcher.sub_routers.pop())
 
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
