@@ -8,10 +8,8 @@ Each size runs in a fresh process, as peak RSS (ru_maxrss) only ever grows withi
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
-import random
 import resource
 import subprocess
 import sys
@@ -19,43 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import write_ledger  # this folder is on sys.path when run as a script
+
 TODAY = dt.date(2026, 11, 23)
-HEADER = ["id", "region", "benefit_year", "coverage", "payment_date", "group", "repair_years",
-          "zero_claim_years", "name"]  # fmt: skip
-
-
-def write_ledger(path: Path, rows: int, seed: int = 7) -> None:
-    """A realistic mix: mostly continuous payers, some breaks, late payments, groups, bad rows."""
-    rng = random.Random(seed)
-    regions = ["xizang", "西藏", "xizang", "shanxi", "山西", "chongqing", "tianjin", "national"]
-    with path.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(HEADER)
-        for i in range(rows):
-            year = rng.choice([2026, 2027, 2027, 2027, 2028])
-            breaks = rng.random() < 0.35
-            kinds = [
-                "none" if breaks and rng.random() < 0.6 else rng.choice(["resident"] * 4 + ["职工"])
-                for _ in range(2025, year)
-            ]
-            payment = ""
-            if rng.random() < 0.3:
-                day = dt.date(year, 1, 1) + dt.timedelta(days=rng.randrange(300))
-                payment = rng.choice([day.isoformat(), day.strftime("%d.%m.%Y")])
-            if rng.random() < 0.01:
-                payment = f"{year}-13-01"  # a typo the batch reports and goes past
-            writer.writerow([
-                f"H{i:07d}",
-                rng.choice(regions),
-                year,
-                ";".join(f"{y}:{k}" for y, k in zip(range(2025, year), kinds, strict=True)),
-                payment,
-                rng.choice([""] * 9 + ["newborn", "medical_aid", "job_change", "student"]),
-                rng.choice(["", "", "", "1", "2"]),
-                ";".join(str(y) for y, k in zip(range(2025, year), kinds, strict=True)
-                         if k != "none" and rng.random() < 0.5),
-                "name not copied",
-            ])  # fmt: skip
 
 
 def child(rows: int, workdir: Path) -> None:

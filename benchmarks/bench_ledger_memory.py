@@ -27,7 +27,7 @@ import tracemalloc
 from pathlib import Path
 from types import ModuleType
 
-from bench_ledger import write_ledger  # this folder is on sys.path when run as a script
+from common import write_ledger  # this folder is on sys.path when run as a script
 
 TODAY = dt.date(2026, 11, 23)
 HEADER = b"id,region,benefit_year,coverage,notes\n"

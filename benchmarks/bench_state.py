@@ -9,18 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from aiogram import Bot
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_pipeline import LocalSession, run_surveys
+from common import free_port  # this folder is on sys.path when run as a script
+from surveys import LocalSession, run_surveys
 
 from bot.app import create_dispatcher
 from bot.settings import Settings
@@ -63,12 +60,6 @@ async def redis_bytes(url: str) -> float:
         total += usage or 0
     await storage.redis.aclose()
     return total / USERS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def main(redis_url: str | None) -> None:

@@ -21,7 +21,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from common import free_port  # this folder is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -38,12 +38,6 @@ from fakes.bot_api import FakeBotAPI  # noqa: E402
 SECRET = "bench-secret"
 YIBAO = Path(sys.executable).with_name("yibao")
 ECHO = Path(__file__).with_name("echo_webhook.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_healthy(port: int, timeout: float = 60.0) -> None:

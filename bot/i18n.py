@@ -11,7 +11,11 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# The catalogues: in an installed wheel, compiled into the package (bot/locales/, put there by
+# setup.py); in a source checkout or an editable install, the repository's locales/ beside bot/.
+_PACKAGED = Path(__file__).resolve().parent / "locales"
+_CHECKOUT = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 LOCALES = ("zh_Hans", "bo", "en")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -71,3 +73,20 @@ def _people_in_tests_answer_faster_than_people(monkeypatch: pytest.MonkeyPatch) 
     """
     monkeypatch.setenv("THROTTLE_BURST", "100000")
     monkeypatch.setenv("THROTTLE_RATE", "100000")
+
+
+@pytest.fixture(autouse=True)
+def _no_tls_grace_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiogram sleeps 250 ms after closing its HTTP client, for TLS connections to close
+    (aiohttp's advice). The tests' Bot API is plain HTTP on loopback: there are none, and the
+    sleeps came to seconds in every run. Closing is otherwise aiogram's own."""
+    module = sys.modules.get("aiogram.client.session.aiohttp")
+    if module is None:  # no aiogram loaded (rules-only runs stay light): no session to close
+        return
+    session_class = module.AiohttpSession
+
+    async def close(self: Any) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    monkeypatch.setattr(session_class, "close", close)

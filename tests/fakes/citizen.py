@@ -133,3 +133,18 @@ class HttpCitizen:
     @property
     def last_text(self) -> str:
         return self.texts[-1] if self.texts else ""
+
+
+async def survey_to_result(person: HttpCitizen, region: str = "Xizang") -> str:
+    """A whole survey, as in the e2e tests: /start to the first answer."""
+    await person.start()
+    await person.press(region)
+    await person.say("2027")
+    await person.press("None")
+    await person.press("None of these")
+    await person.press("Done")
+    if "paid late" in person.last_text:
+        await person.press("No, on time")
+    if "pay nothing" not in person.last_text and "How many" not in person.last_text:
+        await person.press("Within the payment period")
+    return await person.answer_none_to_the_end()

@@ -253,6 +253,7 @@ async def test_explain_in_the_bot_refuses_what_it_cannot_verify_in_the_persons_l
     assert (await only_b.say(f"/explain {sealed_by_a}")).text == english
 
 
+@pytest.mark.slow
 def test_yibao_explain_verifies_a_code_of_a_kept_key_and_refuses_others() -> None:
     sealed_by_a = code_of(RELEASED, Keyring((KEY_A,)))
     rotated = f"{text_key(KEY_B)},{text_key(KEY_A)}"

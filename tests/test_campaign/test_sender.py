@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiogram import Bot
 from fakes.bot_api import Call, FakeBotAPI
+from fakes.campaign_backends import Backend
 
 from bot.app import create_dispatcher
 from bot.campaign import CampaignStore, Reminder, run_reminders, setup_campaign
@@ -18,8 +19,6 @@ from bot.campaign.reminders import reminder_text
 from bot.campaign.store import MemoryCampaignStore
 from bot.settings import Settings
 from bot.storage import SQLiteStorage
-
-from .conftest import Backend
 
 YESTERDAY = dt.date.today() - dt.timedelta(days=1)
 FAR = dt.datetime.now(dt.UTC) + dt.timedelta(days=800)
@@ -110,6 +109,7 @@ async def test_a_blocked_user_loses_their_reminders_and_the_others_still_get_the
     assert await store.forget(blocked) == 0
 
 
+@pytest.mark.slow
 async def test_flood_control_waits_and_sends_again(
     backend: Backend, bot: Bot, fake: FakeBotAPI
 ) -> None:
@@ -139,6 +139,7 @@ async def test_other_errors_are_logged_without_ids_and_retried_next_round(
     assert "801234" not in logged and "Reminder" not in logged
 
 
+@pytest.mark.slow
 async def test_no_second_holds_more_than_25_sends(bot: Bot, fake: FakeBotAPI) -> None:
     store = MemoryCampaignStore()
     for user in range(1, 61):

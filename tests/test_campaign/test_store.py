@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
+from fakes.campaign_backends import Backend
 
 from bot.campaign import CampaignStore, Row
 from bot.campaign.store import (
@@ -17,8 +18,6 @@ from bot.campaign.store import (
     SQLiteCampaignStore,
     send_time,
 )
-
-from .conftest import Backend
 
 DAY = dt.date(2026, 9, 1)
 USER = 987_654_321

@@ -37,6 +37,7 @@ def run(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("region", ["xizang", "shanxi", "chongqing", "tianjin", "national"])
 def test_every_region_prints_the_spec_output_keys(region: str) -> None:
     given = {
@@ -88,6 +89,7 @@ def test_step_texts_are_in_english_by_default() -> None:
     assert "Benefits start 4 months after 1 January" in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("given", "field"),
     [

@@ -91,6 +91,7 @@ def test_an_unknown_region_exits_2_naming_it(region: str) -> None:
     assert repr(region) in done.stderr and done.stdout == ""
 
 
+@pytest.mark.slow
 def test_every_policy_has_a_book() -> None:
     for region in ("shanxi", "tianjin", "national", "xizang-aid"):
         done = run(region)

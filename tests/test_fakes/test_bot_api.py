@@ -141,6 +141,7 @@ async def test_blocked_user_and_server_errors(bot: Bot, fake: FakeBotAPI) -> Non
     assert (await bot.get_me()).username == "yibao_test_bot"
 
 
+@pytest.mark.slow
 async def test_delay_and_drop_cause_network_errors(bot: Bot, fake: FakeBotAPI) -> None:
     """A delayed response times the client out; a dropped one closes the connection."""
     fake.delay_next("getMe", 2.0)
@@ -168,6 +169,7 @@ async def test_get_updates_long_polling_and_offset(bot: Bot, fake: FakeBotAPI) -
     assert fake.pending_updates == []
 
 
+@pytest.mark.slow
 async def test_get_updates_times_out_empty(bot: Bot, fake: FakeBotAPI) -> None:
     """A long poll with nothing queued returns an empty list after ``timeout``."""
     started = time.monotonic()

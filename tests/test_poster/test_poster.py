@@ -60,6 +60,7 @@ def tibetan_font(layout: ImageFont.Layout = ImageFont.Layout.RAQM) -> ImageFont.
     return ImageFont.truetype(face.path, 100, index=face.index, layout_engine=layout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("region", "locale"), POSTERS)
 def test_qr_code_scans_to_the_deep_link(posters, region: str, locale: str) -> None:
     png, _pdf = posters[region, locale]
@@ -67,6 +68,7 @@ def test_qr_code_scans_to_the_deep_link(posters, region: str, locale: str) -> No
     assert zbarimg(png) == f"https://t.me/{BOT}?start={region}-{locale}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("region", "locale"), POSTERS)
 def test_png_is_a4_at_300_dpi(posters, region: str, locale: str) -> None:
     with Image.open(posters[region, locale][0]) as image:
@@ -74,6 +76,7 @@ def test_png_is_a4_at_300_dpi(posters, region: str, locale: str) -> None:
         assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("region", "locale"), POSTERS)
 def test_pdf_is_one_a4_page(posters, region: str, locale: str) -> None:
     pdf = posters[region, locale][1]

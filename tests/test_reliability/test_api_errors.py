@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import redis.asyncio
 from fakes.bot_api import Call, FakeBotAPI
 from fakes.citizen import HttpCitizen
@@ -139,6 +140,7 @@ def questions(fake: FakeBotAPI, person: HttpCitizen) -> list[Call]:
     ]
 
 
+@pytest.mark.slow
 async def test_a_long_flood_wait_is_honoured_in_the_background_and_the_reply_goes_once(
     fake: FakeBotAPI,
     client: aiohttp.ClientSession,
@@ -172,6 +174,7 @@ async def press_while_hanging(person: HttpCitizen, update: dict[str, Any]) -> fl
     return answered
 
 
+@pytest.mark.slow
 async def test_a_hanging_bot_api_call_ends_well_within_telegrams_limit_and_sends_once(
     fake: FakeBotAPI,
     client: aiohttp.ClientSession,

@@ -738,6 +738,7 @@ BAD = settings(
 # The properties.
 
 
+@pytest.mark.slow
 @BAD
 @given(snap=snapshots, data=st.data())
 def test_bad_text_changes_nothing(snap: Snapshot, data: st.DataObject) -> None:
@@ -747,6 +748,7 @@ def test_bad_text_changes_nothing(snap: Snapshot, data: st.DataObject) -> None:
     check_bad(snap, outcome)
 
 
+@pytest.mark.slow
 @BAD
 @given(snap=snapshots, content=non_text)
 def test_stickers_photos_locations_and_other_media_change_nothing(
@@ -758,6 +760,7 @@ def test_stickers_photos_locations_and_other_media_change_nothing(
     assert outcome.sent[0].text == not_text
 
 
+@pytest.mark.slow
 @BAD
 @given(snap=snapshots, command=unknown_command)
 def test_unknown_commands_are_answered_and_change_nothing(snap: Snapshot, command: str) -> None:
@@ -813,6 +816,7 @@ def test_edited_messages_are_ignored(snap: Snapshot, content: dict[str, Any]) ->
     check_unchanged(snap, outcome)
 
 
+@pytest.mark.slow
 @settings(BAD, max_examples=700)
 @given(snap=snapshots, data=st.data())
 def test_forged_and_stale_buttons_change_nothing(snap: Snapshot, data: st.DataObject) -> None:

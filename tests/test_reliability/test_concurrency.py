@@ -13,19 +13,13 @@ import aiohttp
 import pytest
 import redis.asyncio
 from fakes.bot_api import FakeBotAPI
-from fakes.citizen import HttpCitizen
+from fakes.citizen import HttpCitizen, survey_to_result
+from fakes.deployment import SECRET, serve, stored
+from fakes.workers import NO_THROTTLE, harness
 
 from bot.render import render_macro
 from bot.settings import Settings
 from bot.throttle import ThrottlingMiddleware
-from test_reliability.test_restart import (
-    NO_THROTTLE,
-    SECRET,
-    harness,
-    serve,
-    stored,
-    survey_to_result,
-)
 
 PRESSES = ["2025"] * 11 + ["2026"] * 9  # both odd: a single lost press flips the result
 _ids = itertools.count(10_000_000)
@@ -50,6 +44,7 @@ def ticked(markup: dict[str, Any]) -> frozenset[str]:
     return frozenset(m.group(1) for label in labels if (m := re.fullmatch(r"☑ (\d{4})", label)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_twenty_simultaneous_presses_are_serialised_and_none_is_lost(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
@@ -103,6 +98,7 @@ async def survey_rest(person: HttpCitizen) -> str:
     return await person.answer_none_to_the_end()
 
 
+@pytest.mark.slow
 async def test_two_workers_on_one_redis_serve_a_conversation_alternately(
     tmp_path: Path, redis_url: str, redis_client: redis.asyncio.Redis
 ) -> None:

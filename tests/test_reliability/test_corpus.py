@@ -33,11 +33,11 @@ import pytest
 import redis.asyncio
 from aiogram.types import Update
 from fakes.bot_api import BOT_USERNAME, Call
+from fakes.deployment import BOT_ID, post_raw, stored
+from fakes.workers import harness
 
 from bot.render import render_macro
 from bot.settings import Settings
-from test_reliability.test_operations import post_raw
-from test_reliability.test_restart import BOT_ID, harness, stored
 
 CORPUS = Path(__file__).parents[1] / "corpus" / "updates"
 MARK = "zqx-secret"  # in the files; replaced by a marker unique to each file
@@ -248,6 +248,7 @@ async def stored_bytes(data_dir: Path, redis_url: str | None) -> bytes:
     return b"\n".join(chunks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_every_update_in_the_corpus_is_taken_quietly(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest

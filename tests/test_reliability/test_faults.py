@@ -182,6 +182,7 @@ def answered(calls: list[Call]) -> int:
     return sum(c.method == "answerCallbackQuery" and c.outcome == "ok" for c in calls)
 
 
+@pytest.mark.slow
 async def test_a_whole_survey_through_faults_gets_every_reply_exactly_once(
     fake: FakeBotAPI, client: aiohttp.ClientSession
 ) -> None:
@@ -303,6 +304,7 @@ async def test_exhausted_retries_leave_the_update_handled_and_a_redelivery_chang
     assert len(fake.calls) == 5
 
 
+@pytest.mark.slow
 async def test_a_timed_out_send_message_is_not_sent_again(fake: FakeBotAPI) -> None:
     # Telegram got the first request but answered too late: a second one would arrive twice.
     async with retrying_bot(fake, RetryMiddleware(**FAST)) as bot:
@@ -314,6 +316,7 @@ async def test_a_timed_out_send_message_is_not_sent_again(fake: FakeBotAPI) -> N
     assert delivered(calls) == ["hello"]
 
 
+@pytest.mark.slow
 async def test_a_timed_out_edit_is_made_again(fake: FakeBotAPI) -> None:
     # An edit repeated gives the same message: safe to retry.
     async with retrying_bot(fake, RetryMiddleware(**FAST)) as bot:

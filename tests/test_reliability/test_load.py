@@ -13,9 +13,12 @@ import aiohttp
 import pytest
 import redis.asyncio
 from fakes.bot_api import Call, FakeBotAPI
-from fakes.citizen import HttpCitizen
+from fakes.citizen import HttpCitizen, survey_to_result
+from fakes.deployment import SECRET
+from fakes.workers import NO_THROTTLE, harness
 
-from test_reliability.test_restart import NO_THROTTLE, SECRET, harness, survey_to_result
+# Two real workers and 200 whole surveys at once: over ten seconds.
+pytestmark = pytest.mark.slow
 
 USERS = 200
 REGIONS = ["Xizang", "Shanxi", "Chongqing", "Tianjin", "Another region"]

@@ -14,7 +14,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -26,15 +25,15 @@ import pytest
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from fakes.bot_api import FakeBotAPI
-from fakes.deployment import CARD_KEY
-from fakes.redis_server import start_redis_server
+from fakes.deployment import CARD_KEY, SECRET, TOKEN, post_raw, serve
+from fakes.redis_server import free_port, start_redis_server
+from fakes.workers import harness, yibao_command
 
 from bot.app import create_bot
 from bot.render import render_macro
 from bot.storage.sqlite import connect
 from bot.transports.session import ApiSession
 from bot.transports.webhook import MAX_BODY
-from test_reliability.test_restart import HEADER, SECRET, TOKEN, YIBAO, free_port, harness, serve
 
 STATE_FILE = "yibao.sqlite3"
 PRIVATE = "Tsering Dolma 13800138000"  # stands for anything a person might write
@@ -59,17 +58,6 @@ def message(user_id: int, text: str, update_id: int = 1) -> dict[str, Any]:
     }
 
 
-async def post_raw(
-    client: aiohttp.ClientSession, url: str, body: bytes, secret: str | None = SECRET
-) -> tuple[int, str]:
-    """POST raw bytes as JSON; return the status and the response text."""
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers[HEADER] = secret
-    async with client.post(url, data=body, headers=headers) as response:
-        return response.status, await response.text()
-
-
 async def healthz(client: aiohttp.ClientSession, port: int) -> tuple[int, str]:
     """The probe's status and body."""
     async with client.get(f"http://127.0.0.1:{port}/healthz") as response:
@@ -89,6 +77,7 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     started[0].wait()
 
 
+@pytest.mark.slow
 async def test_healthz_is_503_while_redis_is_down(
     tmp_path: Path, own_redis: tuple[subprocess.Popen[bytes], str]
 ) -> None:
@@ -107,6 +96,7 @@ async def test_healthz_is_503_while_redis_is_down(
     assert url.rsplit(":", 1)[1].split("/")[0] not in reason  # no address, let alone a password
 
 
+@pytest.mark.slow
 async def test_healthz_is_200_on_sqlite_and_503_once_the_state_file_is_gone(
     tmp_path: Path,
 ) -> None:
@@ -138,9 +128,8 @@ def _yibao_webhook(
         "DATA_DIR": str(workdir / "data"),
         **env,
     }
-    command = [str(YIBAO)] if YIBAO.exists() else [sys.executable, "-m", "bot.cli"]
     return subprocess.run(
-        [*command, transport],
+        [*yibao_command(), transport],
         cwd=workdir,
         env={name: value for name, value in settings.items() if value},
         capture_output=True,
@@ -164,6 +153,7 @@ def _truncated_database(path: Path) -> bytes:
     return whole[: len(whole) // 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["webhook", "run"])
 @pytest.mark.parametrize("kind", ["truncated", "random bytes", "empty", "short header"])
 def test_a_damaged_state_file_stops_start_up_and_is_left_untouched(
@@ -190,6 +180,7 @@ def test_a_damaged_state_file_stops_start_up_and_is_left_untouched(
     assert path.read_bytes() == content
 
 
+@pytest.mark.slow
 def test_a_missing_state_file_is_created(tmp_path: Path) -> None:
     """The refusal is for damaged files only: a new deployment starts with a new file."""
 
@@ -204,6 +195,7 @@ def test_a_missing_state_file_is_created(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
 
 
+@pytest.mark.slow
 def test_no_webhook_secret_stops_start_up(tmp_path: Path) -> None:
     result = _yibao_webhook(tmp_path, WEBHOOK_SECRET="")
 
@@ -212,6 +204,7 @@ def test_no_webhook_secret_stops_start_up(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # refused before the state file is touched
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["webhook", "run"])
 def test_no_card_keys_stops_start_up(tmp_path: Path, transport: str) -> None:
     # Codes sealed by one worker, or before a restart, could not be verified by another.
@@ -226,6 +219,7 @@ def test_no_card_keys_stops_start_up(tmp_path: Path, transport: str) -> None:
 # -- connections, bodies ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_idle_and_half_sent_connections_are_closed(tmp_path: Path) -> None:
     async with harness(tmp_path) as (fake, client, w):
         worker = await w.start()
@@ -262,6 +256,7 @@ BAD_BODIES = [
 ]
 
 
+@pytest.mark.slow
 async def test_a_body_that_is_not_an_update_is_400_and_not_logged(tmp_path: Path) -> None:
     async with harness(tmp_path) as (_, client, w):
         worker = await w.start()
@@ -279,6 +274,7 @@ async def test_a_body_that_is_not_an_update_is_400_and_not_logged(tmp_path: Path
     assert "not a Telegram update" in logs
 
 
+@pytest.mark.slow
 async def test_an_oversized_body_is_refused_quickly(tmp_path: Path) -> None:
     huge = json.dumps(message(7603, "/explain " + "A" * 400_000)).encode()
     assert len(huge) > MAX_BODY

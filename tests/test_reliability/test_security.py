@@ -19,8 +19,10 @@ import redis.asyncio
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import StorageKey
 from fakes.bot_api import FakeBotAPI
-from fakes.citizen import HttpCitizen
-from fakes.deployment import CARD_KEY
+from fakes.citizen import HttpCitizen, survey_to_result
+from fakes.deployment import BOT_ID, CARD_KEY, HEADER, SECRET, serve
+from fakes.redis_server import free_port
+from fakes.workers import harness
 
 from bot import cli
 from bot.render import render_macro
@@ -28,15 +30,6 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.survey import AID_CLASSES, BY_ID, GROUP_OPTIONS, INSURANCE_OPTIONS
 from bot.transports.webhook import peer_allowed, run_webhook
 from rules import REGIONS
-from test_reliability.test_restart import (
-    BOT_ID,
-    HEADER,
-    SECRET,
-    free_port,
-    harness,
-    serve,
-    survey_to_result,
-)
 
 _ids = itertools.count(20_000_000)
 
@@ -66,6 +59,7 @@ async def post(
 # -- who may post ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_real_worker_checks_the_secret_and_the_peer_and_logs_no_secrets(
     tmp_path: Path,
 ) -> None:
@@ -267,6 +261,7 @@ def _offered(person: HttpCitizen) -> set[str]:
     return {d.split(":", 2)[2] for d in data if d.startswith("p:")}
 
 
+@pytest.mark.slow
 async def test_forged_button_values_never_change_an_answer(tmp_path: Path) -> None:
     covered: set[str] = set()
     forged = 0

@@ -231,6 +231,7 @@ def test_every_command_reading_the_file_stops_with_one_line(
     assert not (hostile.parent / "data").exists()  # the bot opened no state file
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["billion laughs", "GBK bytes", "a 50-digit amount", "NaN"])
 def test_the_bot_does_not_start_and_prints_no_traceback(tmp_path: Path, case: str) -> None:
     path = _write(tmp_path / "overrides.yaml", HOSTILE[case][0])

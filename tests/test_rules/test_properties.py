@@ -5,12 +5,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules import REGIONS, Profile, assess, load_policies
 from rules.engine import clear_cap_memo
 from rules.models import GROUPS
+
+# Hundreds of generated profiles per invariant: seconds each. The hand-computed cases
+# (test_cases.py) and the policy checks stay in the everyday loop.
+pytestmark = pytest.mark.slow
 
 POLICIES = load_policies()
 TODAY = dt.date(2026, 11, 23)

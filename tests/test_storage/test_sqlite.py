@@ -68,6 +68,7 @@ async def test_survives_reopen(db_path: Path) -> None:
     assert db_path.is_file()
 
 
+@pytest.mark.slow
 async def test_survives_process_kill(db_path: Path) -> None:
     # The writer exits via os._exit, skipping close() and every finaliser, like a crash.
     script = (

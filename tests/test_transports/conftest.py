@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -35,29 +33,3 @@ async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
     bot = create_bot("42:TEST", session=session)
     yield bot
     await bot.session.close()
-
-
-def start_update(update_id: int = 1, chat_id: int = 1001) -> dict[str, Any]:
-    """A Telegram Update carrying `/start` from a private chat, as Telegram sends it."""
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": 10 + update_id,
-            "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private", "first_name": "Dolkar"},
-            "from": {
-                "id": chat_id,
-                "is_bot": False,
-                "first_name": "Dolkar",
-                "language_code": "en",
-            },
-            "text": "/start",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-        },
-    }
-
-
-def has_inline_keyboard(params: dict[str, Any]) -> bool:
-    """Whether sent message parameters carry inline buttons."""
-    markup = params.get("reply_markup")
-    return isinstance(markup, dict) and bool(markup.get("inline_keyboard"))

@@ -152,6 +152,7 @@ def test_line_reader_keeps_lines_until_attached() -> None:
     assert got == ["\n", "  \n", " 1 \n", "中文\n", None]
 
 
+@pytest.mark.slow
 async def test_console_chat_shows_what_the_bot_says(tmp_path: Path, settings: Settings) -> None:
     # The real script, "1" typed ahead (answered early, before aiogram loads), then a region.
     result = console_chat(tmp_path, "1\n1\n", "--lang", "bo")

@@ -10,13 +10,13 @@ import pytest
 from aiogram import Bot, Dispatcher
 from fakes.bot_api import Call, FakeBotAPI
 from fakes.deployment import CARD_KEY
+from fakes.updates import has_inline_keyboard
 
 from bot.app import create_dispatcher
 from bot.settings import SettingsError, load_settings
 from bot.storage import SQLiteStorage
 from bot.transports import polling
 from bot.transports.polling import drain_on_shutdown
-from test_transports.conftest import has_inline_keyboard
 
 
 def dispatcher_for(tmp_path: Path) -> Dispatcher:

@@ -103,6 +103,7 @@ def test_language_code(
     assert client_language_code(lang) == expected
 
 
+@pytest.mark.slow
 def test_console_script_chat(tmp_path: Path) -> None:
     result = console_chat(tmp_path, "1\n/help\n\n")
     assert result.returncode == 0, result.stderr
@@ -165,6 +166,7 @@ async def test_the_early_first_screen_is_the_bots_own(
     assert after.blocks == plain.blocks[1:]  # the rest of the chat is unchanged
 
 
+@pytest.mark.slow
 def test_console_script_shows_the_greeting_once(tmp_path: Path) -> None:
     result = console_chat(tmp_path, "1\n", "--lang", "bo")
     assert result.returncode == 0, result.stderr

@@ -15,13 +15,13 @@ from aiogram import Bot
 from aiohttp import web
 from fakes.bot_api import FakeBotAPI
 from fakes.deployment import CARD_KEY
+from fakes.updates import has_inline_keyboard, start_update
 
 from bot.app import create_dispatcher
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import SQLiteStorage
 from bot.transports import webhook
 from bot.transports.webhook import create_webhook_app, run_webhook
-from test_transports.conftest import has_inline_keyboard, start_update
 
 SECRET = "s3cret_token-1"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
