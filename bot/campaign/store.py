@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import LOCALES
 from bot.storage import SQLiteStorage
+from bot.storage.migrate import bot_keys
 from bot.storage.sqlite import connect, scrub
 from rules import REGIONS
 
@@ -29,7 +30,6 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 # China has one time zone and no daylight saving, so a fixed offset needs no tz database.
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 SEND_TIME = dt.time(10, 0)  # mid-morning of the due day, not midnight
-REDIS_PREFIX = "yibao:"
 SEEN_SECONDS = 2 * 86_400  # a day's tags outlive the day by a day at most (time zones)
 _OUTCOME = re.compile(r"exempt|no_wait|no_cover|cap_up|cap_down|answers|wait_\d{1,2}")
 
@@ -386,16 +386,15 @@ class RedisCampaignStore(CampaignStore):
     reminders (sorted set user:kind by send time), reminder:<user>:<kind> (hash).
     """
 
-    def __init__(self, redis: Redis, prefix: str = REDIS_PREFIX) -> None:
+    def __init__(self, redis: Redis) -> None:
         """Use `redis` (the FSM storage's client; it is closed with the storage)."""
         self.redis = redis
-        self.base = prefix
         self._mark_sent = redis.register_script(_MARK_SENT)
 
     @property
     def prefix(self) -> str:
         """`yibao:<bot_id>:`, where this bot's keys start."""
-        return f"{self.base}{self.bot_id}:"
+        return bot_keys(self.bot_id)
 
     def _reminder_key(self, user_id: int, kind: str) -> str:
         return f"{self.prefix}reminder:{user_id}:{kind}"

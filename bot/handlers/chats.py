@@ -29,7 +29,7 @@ from aiogram.types import (
 
 from bot.campaign import CampaignStore
 from bot.render import render_macro
-from bot.storage.migrate import CAMPAIGN_PREFIX
+from bot.storage.migrate import bot_keys
 
 log = logging.getLogger("yibao.chats")
 
@@ -137,7 +137,7 @@ class PointerMarks:
 
     @staticmethod
     def _redis_key(bot: Bot, chat_id: int) -> str:
-        return f"{CAMPAIGN_PREFIX}{bot.id}:pointed:{chat_id}"
+        return f"{bot_keys(bot.id)}pointed:{chat_id}"
 
     async def claim(self, bot: Bot, storage: BaseStorage, chat_id: int) -> bool:
         """True for the first claim of the group's pointer, False ever after."""

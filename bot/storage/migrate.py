@@ -29,8 +29,13 @@ SCHEMA_VERSION = 2  # 1: bot ids in keys and campaign rows; 2: fsm.at, for expir
 LEGACY_BOT = 0  # the bot id given to rows kept before bot ids, until a bot adopts them
 _FSM_LEGACY_PARTS = 4  # fsm:<chat>:<user>:<destiny>, as SQLite keys had it before version 1
 _REDIS_LEGACY_PARTS = 5  # fsm:<chat>:<user>:<destiny>:<part> in Redis
-CAMPAIGN_PREFIX = "yibao:"
+REDIS_PREFIX = "yibao:"
 _CAMPAIGN_LEGACY = ("stats:", "reminder:", "reminders")
+
+
+def bot_keys(bot_id: int) -> str:
+    """`yibao:<bot_id>:`, where a bot's own Redis keys (other than FSM keys) start."""
+    return f"{REDIS_PREFIX}{bot_id}:"
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -142,10 +147,10 @@ async def adopt_legacy_redis(redis: Redis, bot_id: int) -> int:
         else:
             await redis.delete(key)
     for legacy in _CAMPAIGN_LEGACY:
-        pattern = f"{CAMPAIGN_PREFIX}{legacy}" + ("*" if legacy.endswith(":") else "")
+        pattern = f"{REDIS_PREFIX}{legacy}" + ("*" if legacy.endswith(":") else "")
         async for raw in redis.scan_iter(match=pattern, count=1000):
             key = _text(raw)
-            new = f"{CAMPAIGN_PREFIX}{bot_id}:{key.removeprefix(CAMPAIGN_PREFIX)}"
+            new = bot_keys(bot_id) + key.removeprefix(REDIS_PREFIX)
             if await redis.renamenx(key, new):
                 moved += 1
             else:

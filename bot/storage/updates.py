@@ -16,7 +16,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
-from bot.storage.migrate import CAMPAIGN_PREFIX
+from bot.storage.migrate import bot_keys
 from bot.storage.sqlite import SQLiteStorage
 
 KEEP_SECONDS = 48 * 3600  # twice Telegram's 24 hours
@@ -80,7 +80,7 @@ class RedisUpdateLedger(UpdateLedger):
         self.redis = redis
 
     async def claim(self, bot_id: int, update_id: int) -> bool:
-        key = f"{CAMPAIGN_PREFIX}{bot_id}:update:{update_id}"
+        key = f"{bot_keys(bot_id)}update:{update_id}"
         return bool(await self.redis.set(key, 1, nx=True, ex=KEEP_SECONDS))
 
 
