@@ -144,6 +144,20 @@ class Person:
             for b in row
         ]
 
+    async def answer_to_result(self, year: str, insurance: str = "None") -> str:
+        """From the benefit-year question: `year`, `insurance`, no special situation, no year
+        paid, within the period, nothing more; the result's text."""
+        await self.say(year)
+        await self.press(insurance)
+        await self.press("None of these")
+        await self.press("Done")
+        if "paid late" in self.last.text:
+            await self.press("No, on time")
+        await self.press("Within the payment period")
+        while "Your answers" not in self.last.text:
+            await self.press("Done" if "pay nothing" in self.last.text else "None")
+        return (await self.press("Show my result")).text
+
 
 def make_person(
     settings: Settings | None = None,

@@ -24,16 +24,7 @@ def app(tmp_path: Path, user_id: int, **settings: object) -> Person:
 async def to_result(person: Person, *, region: str | None = "Tianjin") -> str:
     if region:
         await person.press(region)
-    await person.say(str(dt.date.today().year + 1))
-    await person.press("None")
-    await person.press("None of these")
-    await person.press("Done")
-    if "paid late" in person.last.text:
-        await person.press("No, on time")
-    await person.press("Within the payment period")
-    while "Your answers" not in person.last.text:
-        await person.press("Done" if "pay nothing" in person.last.text else "None")
-    return (await person.press("Show my result")).text
+    return await person.answer_to_result(str(dt.date.today().year + 1))
 
 
 async def answers_today(person: Person) -> int:

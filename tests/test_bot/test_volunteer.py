@@ -48,19 +48,6 @@ async def test_volunteer_mode_is_refused_to_others() -> None:
     assert reply.text == render_macro("messages.j2", "text", "en", "volunteers_only")
 
 
-async def answer_one(person: Person, insurance: str) -> str:
-    await person.say("2027")
-    await person.press(insurance)
-    await person.press("None of these")
-    await person.press("Done")
-    if "paid late" in person.last.text:
-        await person.press("No, on time")
-    await person.press("Within the payment period")
-    while "Your answers" not in person.last.text:
-        await person.press("Done" if "pay nothing" in person.last.text else "None")
-    return (await person.press("Show my result")).text
-
-
 async def test_a_volunteer_serves_ten_people_with_one_tap_between_them() -> None:
     person = volunteer_app()
     await person.start()
@@ -69,7 +56,7 @@ async def test_a_volunteer_serves_ten_people_with_one_tap_between_them() -> None
     storage = person.dispatcher.storage
     for i in range(10):
         insurance = "None" if i % 2 else "Resident insurance"
-        result = await answer_one(person, insurance)
+        result = await person.answer_to_result("2027", insurance)
         expected = "4 months" if i % 2 else "No waiting period"
         assert expected in result and "(Tianjin)" in result
         assert "Next person »" in person.buttons()
@@ -84,7 +71,7 @@ async def test_a_card_holds_a_code_that_reproduces_the_answer() -> None:
     person = volunteer_app()
     await person.start()
     await person.press("Xizang")
-    result = await answer_one(person, "None")
+    result = await person.answer_to_result("2027")
     card = await person.press("Answer card with check code")
     code = CODE.search(card.text).group(1)
     assert "4 months. Your insurance pays from May 1, 2027" in card.text
