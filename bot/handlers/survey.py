@@ -307,7 +307,8 @@ async def show_result(
 ) -> None:
     """The answer; `campaign` is given only when a survey is first answered, to count it."""
 
-    answers = (await state.get_data()).get("answers", {})
+    data = await state.get_data()
+    answers = data.get("answers", {})
     try:
         assessment = evaluate(answers, ctx)
     except (ValidationError, KeyError, ValueError):
@@ -320,7 +321,7 @@ async def show_result(
         return
     await state.update_data(mode="result", q=None)
     # A person counts once a day however often they change their answers and look again.
-    person = f"{message.chat.id}:{await state.get_value('person') or ''}"
+    person = f"{message.chat.id}:{data.get('person') or ''}"
     if campaign is not None and await campaign.first_today(person, ctx.today):
         await campaign.record_answer(
             ctx.today, assessment.region, locale, outcome_kinds(assessment)
@@ -329,7 +330,7 @@ async def show_result(
         locale,
         **what_ifs(assessment, answers),
         aid=assessment.region == "xizang",
-        volunteer=is_volunteer(await state.get_data(), message.chat.id, ctx),
+        volunteer=is_volunteer(data, message.chat.id, ctx),
         extra=reminder_buttons(assessment, ctx.today, locale, ctx.policies),
     )
     steps = next_steps(assessment, ctx.today, ctx.office, ctx.payment_url)
