@@ -82,17 +82,28 @@ class RetryMiddleware(BaseRequestMiddleware):
         if isinstance(method, GetUpdates):
             # Polling backs off on its own, and a long poll must not be stretched further.
             return await make_request(bot, method)
-        if isinstance(method, AnswerCallbackQuery):
-            return await self._answer(make_request, bot, method)
+        # A press's answer only stops the client's spinner, and Telegram drops an unanswered
+        # press after about 15 s: one too late or flood-limited is no error (the press itself
+        # is handled all the same), and a long flood wait is not waited for it.
+        press = isinstance(method, AnswerCallbackQuery)
         attempt = 1
         while True:
             try:
                 return await make_request(bot, method)
+            except TelegramBadRequest as error:
+                if press and any(phrase in error.message.lower() for phrase in EXPIRED_QUERY):
+                    log.info("a press was answered too late for Telegram; handled all the same")
+                    return True  # type: ignore[return-value]  # answerCallbackQuery's own result
+                raise
             except TelegramRetryAfter as error:
                 # Inside an update the wait may use what is left of its budget (the webhook has
                 # answered 200 by then, bot/transports/webhook.py); retrying before retry_after
                 # has passed only earns another 429, so a longer wait gives up at once.
-                if attempt >= self.attempts or error.retry_after > self.longest_wait():
+                longest = min(ANSWER_WAIT, self.longest_wait()) if press else self.longest_wait()
+                if attempt >= self.attempts or error.retry_after > longest:
+                    if press:
+                        log.info("a press was not answered: flood control")
+                        return True  # type: ignore[return-value]
                     raise
                 delay: float = error.retry_after
             except TelegramEntityTooLarge:
@@ -121,36 +132,6 @@ class RetryMiddleware(BaseRequestMiddleware):
         """Seconds a retry may wait: what the update's budget has left, else `max_wait`."""
         left = time_left()
         return self.max_wait if left is None else left - MARGIN
-
-    async def _answer(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: AnswerCallbackQuery,
-    ) -> Response[TelegramType]:
-        """Answer a press once: an expired or rate-limited answer is no error (the press is
-        handled all the same), a network fault is retried like any call."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return await make_request(bot, method)
-            except TelegramBadRequest as error:
-                if not any(phrase in error.message.lower() for phrase in EXPIRED_QUERY):
-                    raise
-                log.info("a press was answered too late for Telegram; handled all the same")
-                break
-            except TelegramRetryAfter as error:
-                # A long wait would outlive the query: the spinner stops on its own.
-                if attempt >= self.attempts or error.retry_after > min(
-                    ANSWER_WAIT, self.longest_wait()
-                ):
-                    log.info("a press was not answered: flood control")
-                    break
-                await self.sleep(error.retry_after)
-            except (TelegramServerError, TelegramNetworkError):
-                if attempt >= self.attempts:
-                    raise
-                await self.sleep(self.backoff(attempt))
-        return True  # type: ignore[return-value]  # answerCallbackQuery's own result
 
 
 def install_retry(bot: Bot, middleware: RetryMiddleware | None = None) -> Bot:
