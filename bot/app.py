@@ -5,23 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.exceptions import RedisError
 
 from bot import handlers
 from bot.campaign import setup_campaign
-from bot.middlewares import LocaleMiddleware
 from bot.retry import install_retry, register_error_handlers
 from bot.settings import Settings, SettingsError
 from bot.storage import SQLiteStorage
+from bot.storage.conversations import create_conversations
 from bot.storage.health import StateFileError, open_store
-from bot.storage.updates import create_update_ledger
 from bot.throttle import ThrottlingMiddleware
-from bot.updates import install_gate
+from bot.updates import ConversationMiddleware, Dispatcher
 from rules import load_policies
 
 SQLITE_FILE = "yibao.sqlite3"
@@ -68,18 +67,22 @@ async def start_store(settings: Settings, bot_id: int) -> BaseStorage:
 
 
 def create_dispatcher(settings: Settings, storage: BaseStorage) -> Dispatcher:
-    """The one Dispatcher every transport feeds."""
-    isolation = (
-        storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
-    )
+    """The one Dispatcher every Telegram transport feeds.
+
+    aiogram's FSM is off: ConversationMiddleware claims each update and holds a person's
+    conversation (isolated, read once) and the handler writes it once; aiogram's would read
+    the state on every update and lock in a further round trip. `storage` is still closed by
+    the Dispatcher at shutdown.
+    """
     dispatcher = Dispatcher(
         storage=storage,
-        events_isolation=isolation,
+        disable_fsm=True,
         settings=settings,
         policies=load_policies(settings.policy_overrides),
     )
-    install_gate(dispatcher, create_update_ledger(storage))
-    dispatcher.update.outer_middleware(LocaleMiddleware(settings.default_locale))
+    conversations = ConversationMiddleware(create_conversations(storage), settings.default_locale)
+    dispatcher.update.outer_middleware(conversations)
+    # After the conversation's middleware: the warning is in the person's language.
     dispatcher.update.outer_middleware(
         ThrottlingMiddleware(settings.throttle_rate, settings.throttle_burst)
     )

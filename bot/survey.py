@@ -247,6 +247,16 @@ AID_QUESTIONS: tuple[Question, ...] = (
 BY_ID = {q.id: q for q in (*QUESTIONS, *AID_QUESTIONS)}
 
 
+def next_question(answers: Answers, ctx: Context, mode: str = "survey") -> Question | None:
+    """The question to ask next: the first relevant one without an answer, in the order of
+    QUESTIONS (AID_QUESTIONS in the aid `mode`); also after an edit. None when all are answered.
+    """
+    for question in AID_QUESTIONS if mode == "aid" else QUESTIONS:
+        if question.id not in answers and question.relevant(answers, ctx):
+            return question
+    return None
+
+
 def asked(
     answers: Answers, ctx: Context, questions: tuple[Question, ...] = QUESTIONS
 ) -> list[Question]:

@@ -23,13 +23,17 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, Dispatcher
+import aiogram
+from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import TelegramObject, Update
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.types.update import UpdateTypeLookupError
 
-from bot.storage.updates import UpdateLedger
+from bot.i18n import available, client_locale
+from bot.storage.conversations import Conversations, StoreUnavailable
 
 log = logging.getLogger("yibao.updates")
 
@@ -54,56 +58,54 @@ def _where(error: BaseException) -> str:
     return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
 
 
-class UpdateGate(BaseMiddleware):
-    """Outermost update middleware: drops unknown kinds and redeliveries, bounds the rest."""
+class Dispatcher(aiogram.Dispatcher):
+    """aiogram's Dispatcher, with the gate every update passes first (see the module's text).
 
-    def __init__(self, ledger: UpdateLedger, budget: float = HANDLING_BUDGET) -> None:
-        self.ledger = ledger
+    `feed_update` is the public entry of every transport (webhook, polling, tests), so the gate
+    wraps it: before aiogram's own middlewares, an unknown kind or a failure costs nothing else.
+    """
+
+    def __init__(self, *, budget: float = HANDLING_BUDGET, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.budget = budget
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        if not isinstance(event, Update):
-            return await handler(event, data)
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         try:
-            kind = event.event_type
+            kind = update.event_type
         except UpdateTypeLookupError:
-            fields = sorted(set(event.model_dump(exclude_unset=True)) - {"update_id"})
-            log.info("update %d of a kind not known here dropped (%s)", event.update_id, fields)
-            return UNHANDLED
-        bot: Bot = data["bot"]
-        # Raises when the store cannot answer: nothing has happened yet, and the webhook's
-        # 500 (or polling's retry) brings the update back once the store is there again.
-        if not await self.ledger.claim(bot.id, event.update_id):
-            log.info("update %d was handled before: redelivery ignored", event.update_id)
+            fields = sorted(set(update.model_dump(exclude_unset=True)) - {"update_id"})
+            log.info("update %d of a kind not known here dropped (%s)", update.update_id, fields)
             return UNHANDLED
         loop = asyncio.get_running_loop()
         token = _deadline.set(loop.time() + self.budget)
         try:
             async with asyncio.timeout(self.budget):
-                return await handler(event, data)
+                return await super().feed_update(bot, update, **kwargs)
         except TimeoutError:
             log.warning(
-                "update %d (%s) stopped after its %.0f s budget", event.update_id, kind, self.budget
+                "update %d (%s) stopped after its %.0f s budget",
+                update.update_id,
+                kind,
+                self.budget,
             )
         except TelegramAPIError as error:
             method = getattr(error, "method", None)
             name = method.__api_method__ if method is not None else "?"
             log.warning(
                 "update %d (%s): %s failed (%s), reply not sent",
-                event.update_id,
+                update.update_id,
                 kind,
                 name,
                 type(error).__name__,
             )
+        except StoreUnavailable:
+            # The store could not claim the update: nothing has happened yet, and the webhook's
+            # 500 (or polling's retry) brings it back once the store is there again.
+            raise
         except Exception as error:
             log.error(
                 "update %d (%s) failed: %s at %s",
-                event.update_id,
+                update.update_id,
                 kind,
                 type(error).__name__,
                 _where(error),
@@ -113,12 +115,51 @@ class UpdateGate(BaseMiddleware):
         return UNHANDLED
 
 
-def install_gate(dispatcher: Dispatcher, ledger: UpdateLedger) -> UpdateGate:
-    """Put an UpdateGate on `ledger` before every other update middleware of `dispatcher`."""
-    gate = UpdateGate(ledger)
-    dispatcher.update.outer_middleware.register(gate)
-    # Outermost: before aiogram's own (errors, user context, FSM lock), so that an unknown
-    # kind or a redelivery costs one claim and nothing else.
-    middlewares = dispatcher.update.outer_middleware._middlewares
-    middlewares.insert(0, middlewares.pop())
-    return gate
+class ConversationMiddleware(BaseMiddleware):
+    """An update outer middleware, after aiogram's user context: claims each update once, and for
+    a person's message or press in their private chat holds their conversation (isolated, read
+    once: bot/storage/conversations.py) as `conversation`, with `locale` their language."""
+
+    def __init__(self, conversations: Conversations, default_locale: str) -> None:
+        self.conversations = conversations
+        self.default_locale = default_locale
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        bot: Bot = data["bot"]
+        data["fsm_storage"] = self.conversations.storage
+        user: User | None = data.get("event_from_user")
+        data["locale"] = client_locale(user.language_code if user else None, self.default_locale)
+        key = _person(event, bot, data)
+        if key is None:
+            if not await self.conversations.claim(bot.id, event.update_id):
+                log.info("update %d was handled before: redelivery ignored", event.update_id)
+                return UNHANDLED
+            return await handler(event, data)
+        async with self.conversations.hold(bot.id, event.update_id, key) as held:
+            if held is None:
+                log.info("update %d was handled before: redelivery ignored", event.update_id)
+                return UNHANDLED
+            data["conversation"] = held
+            chosen = held.state.get("locale")
+            if chosen:
+                data["locale"] = chosen if chosen in available() else self.default_locale
+            return await handler(event, data)
+
+
+def _person(event: Update, bot: Bot, data: dict[str, Any]) -> StorageKey | None:
+    """The conversation an update belongs to: a message or press in a private chat, from a
+    person; None for anything else (groups, member changes, inline presses)."""
+    if event.message is None and event.callback_query is None:
+        return None
+    chat: Chat | None = data.get("event_chat")
+    user: User | None = data.get("event_from_user")
+    if chat is None or user is None or chat.type != ChatType.PRIVATE:
+        return None
+    return StorageKey(bot_id=bot.id, chat_id=chat.id, user_id=user.id)

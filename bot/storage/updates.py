@@ -24,6 +24,11 @@ PRUNE_EVERY = 500  # SQLite: drop expired rows once per this many claims
 MEMORY_KEPT = 10_000
 
 
+def claim_key(bot_id: int, update_id: int) -> str:
+    """The Redis key of an update's claim: `yibao:<bot_id>:update:<update_id>`."""
+    return f"{bot_keys(bot_id)}update:{update_id}"
+
+
 class UpdateLedger(ABC):
     """Claims of update ids: the first claim of (bot_id, update_id) wins, later ones lose."""
 
@@ -80,8 +85,7 @@ class RedisUpdateLedger(UpdateLedger):
         self.redis = redis
 
     async def claim(self, bot_id: int, update_id: int) -> bool:
-        key = f"{bot_keys(bot_id)}update:{update_id}"
-        return bool(await self.redis.set(key, 1, nx=True, ex=KEEP_SECONDS))
+        return bool(await self.redis.set(claim_key(bot_id, update_id), 1, nx=True, ex=KEEP_SECONDS))
 
 
 def create_update_ledger(storage: BaseStorage) -> UpdateLedger:

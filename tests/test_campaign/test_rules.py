@@ -11,12 +11,12 @@ from bot.campaign import (
     Remind,
     campaign_start,
     outcome_kinds,
-    reminder_buttons,
     reminder_due,
     reminder_options,
 )
 from bot.campaign.stats import summarise
 from bot.campaign.store import Row
+from bot.conversation.screens import result_buttons
 from bot.survey import Answers, Context, evaluate
 from rules import Assessment, PolicySet, load_policies
 from rules.policy import apply_overrides
@@ -151,7 +151,9 @@ def test_no_wait_reminder_without_a_wait_or_once_it_has_begun() -> None:
 
 
 def test_buttons_carry_remind_callback_data_and_a_localised_label() -> None:
-    buttons = reminder_buttons(assess(TIANJIN_2027), TODAY, "en", POLICIES)
-    assert [Remind.unpack(b.callback_data).kind for b in buttons] == ["period_closing", "wait_ends"]
-    assert buttons[1].text == "Remind me when my waiting period ends"
-    assert all(len(b.callback_data.encode()) <= 64 for b in buttons)
+    kinds = tuple(reminder_options(assess(TIANJIN_2027), TODAY, POLICIES))
+    rows = result_buttons("en", whatif_repair=False, whatif_paid=False, aid=False, reminders=kinds)
+    buttons = [b for row in rows for b in row if b.data.startswith("rm:")]
+    assert [Remind.unpack(b.data).kind for b in buttons] == ["period_closing", "wait_ends"]
+    assert buttons[1].label == "Remind me when my waiting period ends"
+    assert all(len(b.data.encode()) <= 64 for row in rows for b in row)

@@ -72,7 +72,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.app import create_dispatcher, create_storage
-from bot.handlers.survey import context
+from bot.handlers.conversation import context
 from bot.i18n import available
 from bot.keyboards import Lang, Nav, Pick
 from bot.render import render_macro
@@ -120,8 +120,9 @@ def pick(q: str, v: object) -> str:
     return Pick(q=q, v=str(v)).pack()
 
 
-def nav(a: str) -> str:
-    return Nav(a=a).pack()
+def nav(a: str, q: str = "") -> str:
+    """A navigation press; Back and Done name the question they stand under."""
+    return Nav(a=a, q=q).pack()
 
 
 Step = tuple[str, str]  # ("press", callback data) or ("say", text)
@@ -133,7 +134,7 @@ _TO_GROUP: list[Step] = [
 _TO_PAID = [*_TO_GROUP, ("press", pick("group", "none"))]
 _TO_SUMMARY = [
     *_TO_PAID,
-    ("press", nav("done")),  # no year paid: repair is useful
+    ("press", nav("done", "paid_years")),  # no year paid: repair is useful
     ("press", pick("payment", "period")),
     ("press", pick("repair_years", 0)),
 ]
@@ -141,7 +142,7 @@ _TO_RESULT = [*_TO_SUMMARY, ("press", nav("result"))]
 _TO_AID = [*_TO_RESULT, ("press", nav("aid"))]
 _ALL_PAID = [
     *[("press", pick("paid_years", year)) for year in range(2025, NEXT)],
-    ("press", nav("done")),
+    ("press", nav("done", "paid_years")),
 ]
 _TO_LATE = [*_TO_PAID, *_ALL_PAID]
 _TO_ZERO = [
@@ -164,7 +165,7 @@ _TO_CONTINUOUS = [
     ("press", pick("benefit_year", NEXT - 1)),
     ("press", pick("insurance", "employee")),
     ("press", pick("group", "job_change")),
-    ("press", nav("done")),  # employee insurance: every year is marked paid already
+    ("press", nav("done", "paid_years")),  # employee insurance: every year is marked paid already
     ("press", pick("late_year", "on_time")),
     ("say", f"{NEXT - 1}-02-01"),
     ("press", pick("in_period", "no")),
@@ -181,7 +182,7 @@ SCRIPTS: dict[str, tuple[list[Step], dict[str, Any]]] = {
     # One year marked, so that losing the pending toggles would show.
     "paid_years": ([*_TO_PAID, ("press", pick("paid_years", 2025))], {"q": "paid_years"}),
     "late_year": (_TO_LATE, {"q": "late_year"}),
-    "payment": ([*_TO_PAID, ("press", nav("done"))], {"q": "payment"}),
+    "payment": ([*_TO_PAID, ("press", nav("done", "paid_years"))], {"q": "payment"}),
     "in_period": (_TO_IN_PERIOD, {"q": "in_period"}),
     "left_on": ([*_TO_IN_PERIOD, ("press", pick("in_period", "yes"))], {"q": "left_on"}),
     "continuous_years": (_TO_CONTINUOUS, {"q": "continuous_years"}),
@@ -193,7 +194,7 @@ SCRIPTS: dict[str, tuple[list[Step], dict[str, Any]]] = {
         [
             *_TO_ZERO,
             ("press", pick("zero_claim_years", 2025)),
-            ("press", nav("done")),
+            ("press", nav("done", "zero_claim_years")),
             ("press", pick("incentive_used_years", NEXT - 1)),
         ],
         {"q": "incentive_used_years"},
@@ -204,7 +205,7 @@ SCRIPTS: dict[str, tuple[list[Step], dict[str, Any]]] = {
     "why": ([*_TO_RESULT, ("press", nav("why"))], {"q": None, "mode": "result"}),
     # Every year paid: no what-if buttons, so forged what-ifs are bad input here.
     "result_all_paid": (
-        [*_TO_ZERO, ("press", nav("done")), ("press", nav("result"))],
+        [*_TO_ZERO, ("press", nav("done", "zero_claim_years")), ("press", nav("result"))],
         {"q": None, "mode": "result"},
     ),
     "aid_class": (_TO_AID, {"q": "aid_class", "mode": "aid"}),
@@ -929,15 +930,16 @@ def test_bug_a_year_toggle_on_an_older_copy_crashed_as_not_modified() -> None:
 
 def test_bug_back_or_done_under_an_earlier_question_moved_the_survey() -> None:
     snap = world().snapshots["en", "insurance"]
-    earlier = next(m for m in snap.earlier if nav("back") in _buttons(m))  # the year question
-    outcome = feed_press(snap, nav("back"), earlier)
+    year_back = nav("back", "benefit_year")
+    earlier = next(m for m in snap.earlier if year_back in _buttons(m))  # the year question
+    outcome = feed_press(snap, year_back, earlier)
     check_bad(snap, outcome)
     snap = world().snapshots["en", "zero_claim_years"]
     paid = next(m for m in snap.earlier if pick("paid_years", 2025) in _buttons(m))
-    outcome = feed_press(snap, nav("done"), paid)
+    outcome = feed_press(snap, nav("done", "paid_years"), paid)
     check_bad(snap, outcome)
     # The current question's own Back still goes back.
-    outcome = feed_press(snap, nav("back"), snap.screen[-1])
+    outcome = feed_press(snap, nav("back", "zero_claim_years"), snap.screen[-1])
     assert outcome.data["q"] == "payment"
 
 

@@ -37,7 +37,8 @@ async def test_a_press_without_message_is_answered_and_nothing_else() -> None:
     me = make_person()
     await me.start()
     before = len(sent(me))
-    for data in (Nav(a="restart").pack(), "p:region:xizang", "rm:wait_ends", "junk"):
+    pressed = (Nav(a="restart").pack(), "p:region:xizang", "rm:wait_ends", "junk")
+    for data in pressed:
         query = CallbackQuery(
             id=f"inline-{data}",
             from_user=me.user,
@@ -48,12 +49,7 @@ async def test_a_press_without_message_is_answered_and_nothing_else() -> None:
         await feed(me, callback_query=query)
     assert len(sent(me)) == before
     answered = [c for c in me.session.calls if isinstance(c, AnswerCallbackQuery)]
-    assert {c.callback_query_id for c in answered} >= {
-        "inline-n:restart",
-        "inline-p:region:xizang",
-        "inline-rm:wait_ends",
-        "inline-junk",
-    }
+    assert {c.callback_query_id for c in answered} >= {f"inline-{data}" for data in pressed}
 
 
 async def test_a_message_sent_on_behalf_of_a_chat_is_ignored() -> None:

@@ -13,14 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiogram import Bot
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from fakes.screen import Screen, console_chat
 
 from bot.i18n import client_locale
 from bot.settings import load_settings
 from bot.transports.screen import first_screen
-from bot.transports.terminal import TerminalSession, client_language_code, run_terminal
+from bot.transports.terminal import client_language_code, run_terminal
 
 BUTTON = re.compile(r"^\[1\] \S", re.MULTILINE)
 
@@ -109,42 +107,6 @@ def test_console_script_chat(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert BUTTON.search(result.stdout)
     assert "Traceback" not in result.stderr
-
-
-async def test_session_renders_and_tracks_the_keyboard() -> None:
-    screen = Screen()
-    session = TerminalSession(screen)
-    bot = Bot("0:TERMINAL", session=session)
-    keyboard = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text="Xizang", callback_data="r:xz"),
-                InlineKeyboardButton(text="Shanxi", callback_data="r:sx"),
-            ],
-            [InlineKeyboardButton(text="Back", callback_data="back")],
-        ]
-    )
-    first = await bot.send_message(
-        1, "<b>Where</b> &amp; when?", parse_mode="HTML", reply_markup=keyboard
-    )
-    assert screen.blocks[-1] == "Where & when?\n[1] Xizang  [2] Shanxi\n[3] Back"
-    assert session.keyboard_message is first and first.message_id == 1
-    assert [b.text for b in session.buttons] == ["Xizang", "Shanxi", "Back"]
-
-    second = await bot.send_message(1, "Noted")
-    assert second.message_id == 2 and session.keyboard_message is first
-
-    await bot.edit_message_text("Where?", chat_id=1, message_id=first.message_id)
-    assert session.buttons == [] and session.keyboard_message is None
-
-    assert await bot.answer_callback_query("q1", text="Saved") is True
-    assert screen.blocks[-1] == "* Saved"
-    await bot.send_document(1, BufferedInputFile(b"{}", "answers.json"), caption="Yours")
-    assert screen.blocks[-1] == "[answers.json]\nYours"
-    await bot.send_message(777, "To a volunteer", reply_markup=keyboard)
-    assert screen.blocks[-1] == "[-> 777] To a volunteer" and session.buttons == []
-    assert (await bot.get_me()).is_bot
-    assert await bot.delete_message(1, second.message_id) is True
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN", "bo", "fr", None])
