@@ -14,7 +14,7 @@ import statistics
 import time
 
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, Message
 from surveys import SCRIPT, LocalSession, message, press, run_surveys  # this folder, on sys.path
 
 from bot.app import create_dispatcher, create_storage
@@ -42,8 +42,11 @@ def echo_dispatcher() -> Dispatcher:
     return dispatcher
 
 
-async def run_echo(dispatcher: Dispatcher, bot: Bot, updates: list[Update]) -> None:
-    for update in updates:
+async def run_echo(dispatcher: Dispatcher, bot: Bot, users: range, count: int) -> None:
+    """`count` updates to the echo bot, built in the loop as run_surveys builds its own (the
+    same constructors, so both sides pay for making their updates)."""
+    for i, user in enumerate(itertools.islice(itertools.cycle(users), count)):
+        update = message(user, "hello") if i % 3 == 0 else press(user, "n:why")
         await dispatcher.feed_update(bot, update)
 
 
@@ -57,8 +60,7 @@ async def main(surveys: int) -> None:
     settle_memory()  # as `yibao run` and `yibao webhook` do once started; helps both bots
 
     echo = echo_dispatcher()
-    warm = [message(u, "hello") if u % 3 == 0 else press(u, "n:why") for u in range(1, 51)]
-    await run_echo(echo, bot, warm)
+    await run_echo(echo, bot, range(1, 51), 50)
 
     # Rounds alternate between the two bots, so a machine that speeds up or slows down during
     # the run (shared CPUs do) shifts both alike; the ratio is the median of the rounds'.
@@ -73,12 +75,8 @@ async def main(surveys: int) -> None:
         finished = sum("Why:" in session.last_text.get(u, "") for u in users)
         if finished != per_round:
             raise SystemExit(f"only {finished} of {per_round} surveys reached the reasons")
-        updates = [
-            message(u, "hello") if i % 3 == 0 else press(u, "n:why")
-            for i, u in enumerate(itertools.islice(itertools.cycle(users), fed))
-        ]
         start = time.perf_counter()
-        await run_echo(echo, bot, updates)
+        await run_echo(echo, bot, users, fed)
         echo_rate = fed / (time.perf_counter() - start)
         ours_rates.append(ours_rate)
         echo_rates.append(echo_rate)
@@ -89,7 +87,7 @@ async def main(surveys: int) -> None:
     print(f"bare aiogram echo: median {statistics.median(echo_rates):,.0f} updates/s")
     print(
         f"ratio yibao / bare, per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
-        f"median {statistics.median(ratios):.2f} (target >= 0.50)"
+        f"median {statistics.median(ratios):.2f} (target >= 0.70)"
     )
 
 

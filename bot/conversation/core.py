@@ -32,6 +32,7 @@ from bot.conversation.model import (
     CountAnswer,
     Event,
     Forget,
+    Look,
     Other,
     Outcome,
     Press,
@@ -182,6 +183,8 @@ class _Conversation:
                 self.on_press(data, detached)
             case Other():
                 self.reask("not_text")
+            case Look():
+                self.show_again()
 
     def on_text(self, text: str) -> None:
         question = BY_ID.get(self.data.get("q") or "")
@@ -348,7 +351,7 @@ class _Conversation:
 
     def on_remind(self, kind: str) -> None:
         """Opt in to a reminder the current answer offers."""
-        assessment = self._assessment()
+        assessment = self._assessment() if self.turn.reminders else None
         today, policies = self.ctx.today, self.ctx.policies
         if assessment is None or kind not in reminder_options(assessment, today, policies):
             self.say(render_macro("campaign.j2", "text", self.locale, "reminder_unavailable"))
@@ -614,7 +617,9 @@ class _Conversation:
             **what_ifs(assessment, answers),
             aid=aid_policy(assessment, self.turn) is not None,
             volunteer=self.volunteer,
-            reminders=tuple(reminder_options(assessment, today, policies)),
+            reminders=tuple(reminder_options(assessment, today, policies))
+            if self.turn.reminders
+            else (),
         )
         steps = next_steps(assessment, today, self.ctx.office, self.ctx.payment_url)
         self.show(Screen(render("result.j2", self.locale, a=assessment, n=steps), buttons))

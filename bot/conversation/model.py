@@ -49,7 +49,13 @@ class Other:
     """Something a person sent that is not text: a photo, a sticker, a voice note."""
 
 
-Event = Text | Press | Command | Other
+@dataclass(frozen=True, slots=True)
+class Look:
+    """The person looks again (a web page reloaded): the current question or screen, as it is,
+    nothing changed."""
+
+
+Event = Text | Press | Command | Other | Look
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,9 @@ class Turn:
     their channel, used only to count them once a day. `client_locale`: the channel's guess of
     their language, until they choose one. `volunteer_allowed`: the person is in VOLUNTEER_IDS
     (or holds the web's volunteer token) now. `card_keys`: the keys check codes are sealed
-    with (bot.checkcode.Keyring), None for this deployment's.
+    with (bot.checkcode.Keyring), None for this deployment's. `reminders`: the channel can
+    send a reminder later (Telegram can; the terminal and the web page cannot, so they do not
+    offer one).
     """
 
     ctx: Context
@@ -123,6 +131,7 @@ class Turn:
     client_locale: str
     volunteer_allowed: bool = False
     card_keys: Any = None
+    reminders: bool = True
 
 
 @dataclass(slots=True)

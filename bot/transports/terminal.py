@@ -60,12 +60,14 @@ class Terminal:
             payment_url=settings.payment_url,
         )
         # Whoever sits at the terminal may use the volunteer desk: it is their own machine.
+        # No reminders: the conversation ends with the process, nobody would send them.
         return Turn(
             ctx=ctx,
             person="terminal",
             client_locale=self.client_locale,
             volunteer_allowed=True,
             card_keys=keyring(settings),
+            reminders=False,
         )
 
     def event_for(self, line: str) -> Event | None:
