@@ -18,7 +18,7 @@ from bot.retry import install_retry, register_error_handlers
 from bot.settings import Settings, SettingsError
 from bot.storage import SQLiteStorage
 from bot.storage.conversations import create_conversations
-from bot.storage.health import StateFileError, open_store
+from bot.storage.health import StateFileError, open_store, probe_store, verify_store
 from bot.throttle import ThrottlingMiddleware
 from bot.updates import ConversationMiddleware, Dispatcher
 from rules import load_policies
@@ -42,15 +42,21 @@ def create_storage(settings: Settings, *, memory: bool = False) -> BaseStorage:
     return SQLiteStorage(settings.data_dir / SQLITE_FILE, ttl_days=settings.state_ttl_days)
 
 
-async def start_store(settings: Settings, bot_id: int) -> BaseStorage:
-    """The store of a Telegram transport, checked and adopted for `bot_id` (open_store).
+async def start_store(settings: Settings, bot_id: int | None) -> BaseStorage:
+    """The store the settings name, checked, and adopted for `bot_id` (open_store); None (the
+    web page) checks it without adopting: what was kept before keys named a bot is Telegram's.
 
     A damaged state file or an unreachable Redis stops start-up: SettingsError naming the
     setting; the file is left untouched.
     """
     storage = create_storage(settings)
     try:
-        await open_store(storage, bot_id)
+        if bot_id is None:
+            verify_store(storage)
+            reason = await probe_store(storage)
+        else:
+            await open_store(storage, bot_id)
+            reason = None
     except StateFileError as error:
         await storage.close()
         raise SettingsError(
@@ -63,6 +69,10 @@ async def start_store(settings: Settings, bot_id: int) -> BaseStorage:
     except (RedisError, OSError) as error:
         await storage.close()
         raise SettingsError(f"REDIS_URL: Redis cannot be used ({type(error).__name__})") from None
+    if reason is not None:
+        await storage.close()
+        name = "REDIS_URL" if settings.redis_url else "DATA_DIR"
+        raise SettingsError(f"{name}: the store cannot be used ({reason})")
     return storage
 
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
 from bot.settings import CARD_KEY_BYTES, Settings, load_settings, parse_card_keys
 from rules import REGIONS, Assessment, Profile
-from rules.models import FIRST_YEAR, GROUPS
+from rules.models import FIRST_YEAR, GROUPS, Coverage
 
 log = logging.getLogger("yibao.checkcode")
 
@@ -40,7 +40,7 @@ FORMAT = 2  # 1 was the unkeyed layout (facts in clear, a CRC): refused since is
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _EPOCH = dt.date(2020, 1, 1)
 _YEARS = 15  # coverage and claim years 2025-2039
-_KINDS = ("none", "resident", "employee")
+_KINDS: tuple[Coverage, ...] = ("none", "resident", "employee")
 _UNKNOWN = -32768
 _HEADER = struct.Struct(">BB")  # format, key id
 # engine, digest(4), region|group, year, coverage(4), payment, birth, made, repair,
@@ -237,7 +237,7 @@ def decode(code: str, keys: Keyring | None = None) -> Decoded:
     if len(code) > MAX_CODE_CHARS:
         raise InvalidCode("length")
     text = code.strip().upper().replace("-", "").replace(" ", "")
-    text = text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    text = text.translate(str.maketrans("OIL", "011"))
     if not text or any(char not in _ALPHABET for char in text):
         raise InvalidCode("characters")
     if len(text) == _OLD_CHARS:
@@ -262,6 +262,9 @@ def decode(code: str, keys: Keyring | None = None) -> Decoded:
     if region_group >> 4 >= len(REGIONS) or (region_group & 15) > len(GROUPS):
         raise UnverifiableCode("facts")
     benefit_year = FIRST_YEAR + year
+    made_on = _date(made)
+    if made_on is None:
+        raise UnverifiableCode("facts")  # every code is made on some day
     try:
         profile = Profile(
             region=REGIONS[region_group >> 4],
@@ -272,7 +275,7 @@ def decode(code: str, keys: Keyring | None = None) -> Decoded:
             },
             payment_date=_date(payment),
             birth_date=_date(birth),
-            today=_date(made),
+            today=made_on,
             repair_years=repair,
             zero_claim_years=_years(zero),
             incentive_used_years=_years(used),

@@ -8,8 +8,16 @@ import datetime as dt
 import logging
 import os
 import sys
+from typing import Any, Protocol
 
 from rules import PolicyError, load_policies
+
+
+class Commands(Protocol):
+    """`yibao`'s sub-commands, as each module's add_cli adds its own: what
+    ArgumentParser.add_subparsers() returns, whose class argparse keeps private."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -28,33 +36,19 @@ def _assess(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    """`yibao chat`: the bot in this terminal."""
+    """`yibao chat`: the conversation in this terminal."""
     from bot.settings import load_settings
 
     settings = load_settings()
     load_policies(settings.policy_overrides)  # a bad POLICY_OVERRIDES stops it before any output
     from bot.i18n import client_locale
     from bot.render import render_macro
-    from bot.transports.screen import (
-        LineReader,
-        client_language_code,
-        first_screen,
-        load_while_shown,
-    )
+    from bot.transports.screen import client_language_code
+    from bot.transports.terminal import run_terminal  # the conversation core: no aiogram
 
     locale = client_locale(client_language_code(args.lang), settings.default_locale)
     print(render_macro("messages.j2", "text", locale, "terminal_hint"), file=sys.stderr)
-    lines = LineReader(sys.stdin)
-    # The greeting is drawn at once; aiogram loads (seconds) while the person reads it, and
-    # a press of its buttons is answered meanwhile (the bot, once loaded, answers it again).
-    shown = first_screen(locale)
-    if shown:
-        sys.stdout.write(f"\n{shown}\n")
-        sys.stdout.flush()
-    drawn = load_while_shown(shown, locale, settings, lines, sys.stdout) if shown else []
-    from bot.transports.terminal import run_terminal
-
-    return asyncio.run(run_terminal(settings, lines, sys.stdout, args.lang, drawn))
+    return asyncio.run(run_terminal(settings, sys.stdin, sys.stdout, args.lang))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -204,10 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.campaign.cli import add_cli as add_stats
     from bot.ledger import add_cli as add_batch
     from bot.poster import add_cli as add_poster
+    from bot.web.cli import add_cli as add_web
 
     add_batch(commands)
     add_poster(commands)
     add_stats(commands)
+    add_web(commands)
     return parser
 
 

@@ -54,14 +54,27 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
 from bot import parsing
 from bot.parsing import InvalidAnswer
 from rules import Assessment, Policy, PolicyError, Profile, assess, load_policies
-from rules.models import FIRST_YEAR, GROUPS, REGIONS, describe_error
+from rules.models import (
+    FIRST_YEAR,
+    GROUPS,
+    REGIONS,
+    Coverage,
+    CoverageDetail,
+    Region,
+    describe_error,
+)
+
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell as SheetCell
+
+    from bot.cli import Commands
 
 FORMATS = ("csv", "xlsx")
 REQUIRED = ("region", "benefit_year")
@@ -90,7 +103,7 @@ RESULT_COLUMNS = (
     "cap_change_steps",
     "error",
 )
-REGION_NAMES = {
+REGION_NAMES: dict[str, Region] = {
     **{region: region for region in REGIONS},
     "西藏": "xizang",
     "山西": "shanxi",
@@ -98,7 +111,7 @@ REGION_NAMES = {
     "天津": "tianjin",
     "其他": "national",
 }
-COVERAGE_NAMES = {
+COVERAGE_NAMES: dict[str, Coverage] = {
     "resident": "resident",
     "employee": "employee",
     "none": "none",
@@ -329,24 +342,26 @@ def _int(column: str, text: str, kind: str = "not_a_whole_number") -> int:
         raise RowError(column, kind) from None
 
 
-def _coverage_value(column: str, text: str) -> str:
+def _coverage_value(column: str, text: str) -> Coverage:
     value = COVERAGE_NAMES.get(text.lower())
     if value is None:
         raise RowError(column, "unknown_coverage")
     return value
 
 
-def parse_coverage(header: _Header, row: list[str]) -> dict[int, str]:
+def parse_coverage(
+    header: _Header, row: list[str]
+) -> dict[int, Coverage | CoverageDetail]:  # as Profile takes it
     """Coverage by year from the `coverage` column and the `yYYYY` columns together."""
-    coverage: dict[int, str] = {}
+    coverage: dict[int, Coverage | CoverageDetail] = {}
     # Full-width separators are what a Chinese input method types.
     text = header.get(row, "coverage").replace("；", ";").replace("：", ":")
     for part in filter(None, (p.strip() for p in text.split(";"))):
-        year, sep, value = part.partition(":")
+        year_text, sep, kind = part.partition(":")
         if not sep:
             raise RowError("coverage", "not_year_kind")
-        coverage[_int("coverage", year.strip(), "not_a_year")] = _coverage_value(
-            "coverage", value.strip()
+        coverage[_int("coverage", year_text.strip(), "not_a_year")] = _coverage_value(
+            "coverage", kind.strip()
         )
     for year, i in header.years:
         text = row[i].strip() if i < len(row) else ""
@@ -457,7 +472,7 @@ def localize_cells(cells: list[Cell], lang: str) -> list[Cell]:
 
 
 @contextmanager
-def _table(path: Path, fmt: str) -> Iterator[Callable[[list[Cell]], None]]:
+def _table(path: Path, fmt: str) -> Iterator[Callable[[Sequence[Cell]], None]]:
     """A function that writes one row of cells. The rows go to a temporary file beside `path`
     that replaces `path` when the block ends, and is removed if it ends by an exception."""
     if fmt not in FORMATS:
@@ -473,7 +488,7 @@ def _table(path: Path, fmt: str) -> Iterator[Callable[[list[Cell]], None]]:
             book = Workbook(write_only=True)  # rows go to a temporary file, not memory
             sheet = book.create_sheet("result")
 
-            def text_cell(text: str) -> WriteOnlyCell:
+            def text_cell(text: str) -> SheetCell:
                 # Control characters would make openpyxl refuse the row.
                 cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", text))
                 cell.data_type = "s"  # openpyxl would make "=..." a formula, "#N/A" an error
@@ -677,8 +692,8 @@ def run_batch(
                         if looks_personal(text):
                             label = [None]  # an office's label must not carry a person's number
                             problems = (*problems, ("id", "personal"))
-                    error = describe(problems, lang)
-                    write([*label, number, *localize_cells(cells, lang), error])
+                    note = describe(problems, lang)
+                    write([*label, number, *localize_cells(cells, lang), note])
                     bar.update()
     except LedgerError as error:
         raise LedgerError(f"{source}: {error}") from None
@@ -715,7 +730,7 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_cli(subparsers: Commands) -> None:
     """Add the `batch` subcommand; its handler returns the exit code."""
     batch = subparsers.add_parser(
         "batch",

@@ -1,4 +1,5 @@
-"""`yibao poster`: a printable A4 poster whose QR code opens the bot in a region and language."""
+"""`yibao poster`: a printable A4 poster whose QR code opens the bot in a region and language,
+or with `--web URL` the web page (`yibao web`), which phones reach without Telegram."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from rules.policy import period_bounds
 
 if TYPE_CHECKING:  # Pillow, segno and the renderer load when a poster is made, not with the CLI
     from PIL import Image, ImageDraw, ImageFont
+
+    from bot.cli import Commands
 
 WIDTH, HEIGHT = 2480, 3508  # A4 at 300 dpi
 DPI = 300
@@ -284,8 +287,9 @@ def _draw_block(draw: ImageDraw.ImageDraw, block: _Block, top: int) -> int:
     return top
 
 
-def _check(region: str, locale: str, bot_username: str) -> str:
-    """Validate the arguments; return the username without a leading @."""
+def _check(region: str, locale: str, bot_username: str | None) -> str:
+    """Validate the arguments (the username only when given); return the username without a
+    leading @."""
     if region not in REGIONS:
         raise PosterError(
             "--region", f"unknown region {region!r}; choose from {', '.join(REGIONS)}"
@@ -294,6 +298,8 @@ def _check(region: str, locale: str, bot_username: str) -> str:
         raise PosterError(
             "--locale", f"unknown locale {locale!r}; choose from {', '.join(LOCALES)}"
         )
+    if bot_username is None:
+        return ""
     username = bot_username.removeprefix("@")
     if not _USERNAME.match(username):
         raise PosterError(
@@ -331,71 +337,127 @@ def _qr(link: str, size: int) -> Image.Image:
     return image.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The poster's blocks with their type scaled by `scale`, and the room left for the QR."""
+
+    title: _Block
+    region: _Block
+    action: _Block
+    period: _Block | None
+    footer: _Block
+
+    @classmethod
+    def of(cls, text: dict[str, str], link: str, scale: float) -> _Layout:
+        period = text.get("period")
+        return cls(
+            title=_block(text["title"], _Style(round(150 * scale), True, PAPER)),
+            region=_block(text["region"], _Style(round(120 * scale), True, ACCENT)),
+            action=_block(text["action"], _Style(round(84 * scale))),
+            period=(
+                None if period is None else _block(period, _Style(round(84 * scale), True, ACCENT))
+            ),
+            footer=_block(re.sub(r"^https?://", "", link), _Style(52, fill=MUTED)),
+        )
+
+    @property
+    def band(self) -> int:
+        return self.title.height + 2 * 110
+
+    @property
+    def footer_top(self) -> int:
+        return HEIGHT - MARGIN - self.footer.height
+
+    @property
+    def text_height(self) -> int:
+        return self.action.height + (self.period.height + 60 if self.period is not None else 0)
+
+    @property
+    def room(self) -> int:
+        """Height left for the QR code."""
+        return self.footer_top - (self.band + 80 + self.region.height) - self.text_height - 4 * 80
+
+
+def poster_link(bot_username: str | None, web_url: str | None, region: str, locale: str) -> str:
+    """What the QR code opens: the web page when `web_url` is given (Telegram is not reachable
+    everywhere), else the bot's t.me link. PosterError naming the option at fault."""
+    if web_url is None:
+        if bot_username is None:
+            raise PosterError("--bot", "give the bot's username, or --web with the page's address")
+        return deep_link(bot_username, region, locale)
+    from bot.web.links import web_link
+
+    _check(region, locale, bot_username)
+    try:
+        return web_link(web_url, region, locale)
+    except ValueError as error:
+        raise PosterError("--web", str(error)) from None
+
+
 def render_poster(
     region: str,
     locale: str,
-    bot_username: str,
+    bot_username: str | None,
     today: dt.date,
     policies: PolicySet | None = None,
+    web_url: str | None = None,
 ) -> Image.Image:
-    """The poster page as an RGB image, A4 at 300 dpi."""
+    """The poster page as an RGB image, A4 at 300 dpi; with `web_url` its QR code opens the
+    web page instead of Telegram."""
     from PIL import Image, ImageDraw
 
     from bot.render import render_macro
 
-    link = deep_link(bot_username, region, locale)
+    link = poster_link(bot_username, web_url, region, locale)
+    action = (
+        render_macro("web/words.j2", "poster_call_to_action", locale)
+        if web_url
+        else render_macro("poster.j2", "call_to_action", locale)
+    )
     text = {
         "title": render_macro("poster.j2", "title", locale),
         "region": render_macro("poster.j2", "region", locale, region),
-        "action": render_macro("poster.j2", "call_to_action", locale),
+        "action": action,
     }
     period = payment_period(region, today, policies)
     if period:
         text["period"] = render_macro("poster.j2", "payment_period", locale, *period)
     if locale == "bo":
         find_font("tibetan")  # fail early and clearly, whatever the catalogue has translated yet
-    for step in range(8):  # smaller type until the QR code gets its minimum size
-        scale = 0.9**step
-        title = _block(text["title"], _Style(round(150 * scale), True, PAPER))
-        region_block = _block(text["region"], _Style(round(120 * scale), True, ACCENT))
-        action = _block(text["action"], _Style(round(84 * scale)))
-        period_block = (
-            _block(text["period"], _Style(round(84 * scale), True, ACCENT))
-            if "period" in text
-            else None
-        )
-        footer = _block(link.removeprefix("https://"), _Style(52, fill=MUTED))
-        band = title.height + 2 * 110
-        footer_top = HEIGHT - MARGIN - footer.height
-        text_height = action.height + (period_block.height + 60 if period_block else 0)
-        room = footer_top - (band + 80 + region_block.height) - text_height - 4 * 80
-        if room >= QR_MIN:
+    layout = _Layout.of(text, link, 1.0)
+    for step in range(1, 8):  # smaller type until the QR code gets its minimum size
+        if layout.room >= QR_MIN:
             break
+        layout = _Layout.of(text, link, 0.9**step)
     page = Image.new("RGB", (WIDTH, HEIGHT), PAPER)
     draw = ImageDraw.Draw(page)
-    draw.rectangle((0, 0, WIDTH, band), fill=ACCENT)
-    _draw_block(draw, title, 110)
-    y = _draw_block(draw, region_block, band + 80)
-    qr = _qr(link, min(QR_MAX, room))
-    y += (footer_top - y - qr.height - 80 - text_height) // 2  # centre the QR and its words
+    draw.rectangle((0, 0, WIDTH, layout.band), fill=ACCENT)
+    _draw_block(draw, layout.title, 110)
+    y = _draw_block(draw, layout.region, layout.band + 80)
+    qr = _qr(link, min(QR_MAX, layout.room))
+    # Centre the QR code and its words.
+    y += (layout.footer_top - y - qr.height - 80 - layout.text_height) // 2
     page.paste(qr.convert("RGB"), ((WIDTH - qr.width) // 2, y))
-    y = _draw_block(draw, action, y + qr.height + 80)
-    if period_block:
-        _draw_block(draw, period_block, y + 60)
-    _draw_block(draw, footer, footer_top)
+    y = _draw_block(draw, layout.action, y + qr.height + 80)
+    if layout.period is not None:
+        _draw_block(draw, layout.period, y + 60)
+    _draw_block(draw, layout.footer, layout.footer_top)
     return page
 
 
 def make_poster(
     region: str,
     locale: str,
-    bot_username: str,
+    bot_username: str | None,
     out_dir: Path,
     today: dt.date | None = None,
     policies: PolicySet | None = None,
+    web_url: str | None = None,
 ) -> tuple[Path, Path]:
     """Write `yibao-poster-<region>-<locale>` as PNG and one-page A4 PDF; return both paths."""
-    page = render_poster(region, locale, bot_username, today or dt.date.today(), policies)
+    page = render_poster(
+        region, locale, bot_username, today or dt.date.today(), policies, web_url=web_url
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"yibao-poster-{region}-{locale}.png"
     pdf = png.with_suffix(".pdf")
@@ -407,9 +469,11 @@ def make_poster(
 def _run(args: argparse.Namespace) -> int:
     """Handle `yibao poster`: write the files and print their paths."""
     try:
-        _check(args.region, args.locale, args.bot)
+        poster_link(args.bot, args.web, args.region, args.locale)  # bad options before any work
         policies = load_policies(args.overrides)
-        paths = make_poster(args.region, args.locale, args.bot, Path(args.out), policies=policies)
+        paths = make_poster(
+            args.region, args.locale, args.bot, Path(args.out), policies=policies, web_url=args.web
+        )
     except PosterError as error:
         print(f"yibao poster: {error}", file=sys.stderr)
         return 2
@@ -424,14 +488,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_cli(subparsers: Commands) -> None:
     """Add the `poster` subcommand; its `handler` returns the exit code."""
     poster = subparsers.add_parser(
         "poster", help="make a printable A4 poster with the bot's QR code"
     )
     poster.add_argument("--region", required=True, help=f"one of {', '.join(REGIONS)}")
     poster.add_argument("--locale", required=True, help=f"one of {', '.join(LOCALES)}")
-    poster.add_argument("--bot", required=True, metavar="USERNAME", help="the bot's username")
+    poster.add_argument("--bot", metavar="USERNAME", help="the bot's username")
+    poster.add_argument(
+        "--web",
+        metavar="URL",
+        help="the web page's address (`yibao web` behind your host name): the QR code opens it "
+        "instead of Telegram, which mainland China reaches only through a VPN",
+    )
     poster.add_argument(
         "-o", "--out", default=".", metavar="DIR", help="output folder (default: .)"
     )

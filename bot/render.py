@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date
@@ -21,13 +21,15 @@ _BABEL = {"zh_Hans": "zh_Hans_CN", "bo": "bo_CN", "en": "en"}
 # Tibetan letter, a space after a digit or Latin character.
 _TIBETAN_LETTER = re.compile(r"[\u0F40-\u0FBC]$")
 _TIBETAN_CONJUNCTION = {"standard": "དང་། ", "or": "ཡང་ན་"}
+# The list styles used: "and" and "or" (two of CLDR's, the two Tibetan has here).
+ListStyle = Literal["standard", "or"]
 
 
 def _babel_locale(locale: str) -> Locale:
     return Locale.parse(_BABEL.get(locale, locale))
 
 
-def _tibetan_list(items: list[str], style: str) -> str:
+def _tibetan_list(items: list[str], style: ListStyle) -> str:
     def joined(item: str, word: str) -> str:
         return item + ("་" if _TIBETAN_LETTER.search(item) else " ") + word
 
@@ -42,7 +44,7 @@ def _tibetan_list(items: list[str], style: str) -> str:
     return head[0] + "། ".join([*head[1:], items[-1]])
 
 
-def listing(items: Any, locale: str, style: str = "standard") -> str:
+def listing(items: Any, locale: str, style: ListStyle = "standard") -> str:
     """Items as a list people read in `locale`: "2025, 2026, and 2027", "2025、2026和2027",
     "2025 དང་། 2026། 2027"; `style` "or" for a choice."""
     texts = [str(item).strip() for item in items]
@@ -67,12 +69,19 @@ def environment(locale: str) -> Environment:
         keep_trailing_newline=False,
         auto_reload=False,  # templates ship with the package: no stat() per render
     )
-    env.install_gettext_translations(translations(locale), newstyle=True)
+    # A method the i18n extension adds to the environment, which Jinja2's types cannot know of.
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(locale), newstyle=True
+    )
     babel_locale = _babel_locale(locale)
 
+    # Babel formats an amount or a date in tens of microseconds, and an answer shows dozens of
+    # them, mostly the same few (a cap, a premium, the benefit start): each is formatted once.
+    @lru_cache(maxsize=4096)
     def yuan(amount: int | None) -> str:
         return "" if amount is None else format_decimal(amount, locale=babel_locale)
 
+    @lru_cache(maxsize=4096)
     def date(value: dt.date | str | None) -> str:
         if value is None:
             return ""
@@ -83,7 +92,7 @@ def environment(locale: str) -> Environment:
     def years(values: list[int]) -> str:
         return listing(values, locale)
 
-    def as_list(values: Any, style: str = "standard") -> str:
+    def as_list(values: Any, style: ListStyle = "standard") -> str:
         return listing(values, locale, style)
 
     env.filters.update(yuan=yuan, date=date, years=years, listing=as_list)

@@ -79,7 +79,8 @@ class RetryMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         """Make the request, retrying transient failures."""
-        if isinstance(method, GetUpdates):
+        polling = isinstance(method, GetUpdates)  # a flag: narrowing would lose TelegramType
+        if polling:
             # Polling backs off on its own, and a long poll must not be stretched further.
             return await make_request(bot, method)
         # A press's answer only stops the client's spinner, and Telegram drops an unanswered

@@ -6,7 +6,7 @@ import base64
 import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -163,7 +163,7 @@ class Settings(BaseSettings):
         return self.bot_id
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and `.env`; a bad value raises SettingsError naming it."""
     try:
         return Settings(**overrides)

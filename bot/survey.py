@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,6 +26,9 @@ from bot.parsing import (
 from bot.render import render_macro
 from rules import REGIONS, Assessment, PolicySet, Profile, assess
 from rules.models import FIRST_YEAR, GROUPS, Coverage, Region
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 Answers = dict[str, Any]
 # payment: the benefit year's premium; late_payment: the year before's, if paid late;
@@ -87,7 +90,19 @@ class Context:
     policies: PolicySet
     office: str | None = None
     payment_url: str | None = None
-    volunteers: frozenset[int] = frozenset()  # VOLUNTEER_IDS as they stand now
+
+    @classmethod
+    def now(cls, policies: PolicySet, settings: Settings | None = None) -> Context:
+        """Today's context, with the deployment's contacts when `settings` are given: one per
+        event, whatever the channel."""
+        if settings is None:
+            return cls(today=dt.date.today(), policies=policies)
+        return cls(
+            today=dt.date.today(),
+            policies=policies,
+            office=settings.office_contact,
+            payment_url=settings.payment_url,
+        )
 
 
 @dataclass(frozen=True)

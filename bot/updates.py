@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -33,6 +32,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.types.update import UpdateTypeLookupError
 
 from bot.i18n import available, client_locale
+from bot.logs import where
 from bot.storage.conversations import Conversations, StoreUnavailable
 
 log = logging.getLogger("yibao.updates")
@@ -47,15 +47,6 @@ def time_left() -> float | None:
     if deadline is None:
         return None
     return deadline - asyncio.get_running_loop().time()
-
-
-def _where(error: BaseException) -> str:
-    """`file:line in function` of the innermost frame: enough to find a bug, no values."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return "?"
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
 
 
 class Dispatcher(aiogram.Dispatcher):
@@ -108,7 +99,7 @@ class Dispatcher(aiogram.Dispatcher):
                 update.update_id,
                 kind,
                 type(error).__name__,
-                _where(error),
+                where(error),
             )
         finally:
             _deadline.reset(token)

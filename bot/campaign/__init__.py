@@ -19,9 +19,8 @@ _WHERE = {
     "create_campaign_store": "store",
     "create_router": "handlers",
     "outcome_kinds": "stats",
-    "reminder_buttons": "reminders",
-    "reminder_due": "reminders",
-    "reminder_options": "reminders",
+    "reminder_due": "offers",
+    "reminder_options": "offers",
     "run_reminders": "reminders",
     "setup_campaign": "setup",
 }
@@ -35,7 +34,6 @@ __all__ = [
     "create_campaign_store",
     "create_router",
     "outcome_kinds",
-    "reminder_buttons",
     "reminder_due",
     "reminder_options",
     "run_reminders",
@@ -45,13 +43,8 @@ __all__ = [
 if TYPE_CHECKING:
     from bot.campaign.cli import add_cli
     from bot.campaign.handlers import create_router
-    from bot.campaign.reminders import (
-        Remind,
-        reminder_buttons,
-        reminder_due,
-        reminder_options,
-        run_reminders,
-    )
+    from bot.campaign.offers import reminder_due, reminder_options
+    from bot.campaign.reminders import Remind, run_reminders
     from bot.campaign.setup import setup_campaign
     from bot.campaign.stats import campaign_start, outcome_kinds
     from bot.campaign.store import CampaignStore, Reminder, Row, create_campaign_store

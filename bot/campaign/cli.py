@@ -8,10 +8,11 @@ import csv
 import datetime as dt
 import sqlite3
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from bot.campaign.store import Row
+    from bot.cli import Commands
 
 # The store (and so aiogram and redis) is imported by the command when it runs, not when
 # `yibao` registers it.
@@ -26,7 +27,7 @@ def _day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-09-01") from None
 
 
-def add_cli(subparsers: Any) -> None:
+def add_cli(subparsers: Commands) -> None:
     """Add `stats` to the `yibao` command's subparsers."""
     parser = subparsers.add_parser("stats", help="print the anonymous campaign statistics")
     parser.add_argument(

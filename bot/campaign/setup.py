@@ -71,4 +71,6 @@ def setup_campaign(dispatcher: Dispatcher, settings: Settings, storage: BaseStor
     dispatcher.startup.register(start_sender)
     dispatcher.shutdown.register(stop_sender)
     # Before the Dispatcher's own handler that closes the FSM storage (and its Redis client).
+    # aiogram 3.31 has no public way to order shutdown handlers (EventObserver.register only
+    # appends), so the handler is moved in the observer's public `handlers` list.
     dispatcher.shutdown.handlers.insert(0, dispatcher.shutdown.handlers.pop())

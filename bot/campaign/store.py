@@ -30,6 +30,17 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 # China has one time zone and no daylight saving, so a fixed offset needs no tz database.
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 SEND_TIME = dt.time(10, 0)  # mid-morning of the due day, not midnight
+# KEYS: the day's tags, the day's counters, the days counted; ARGV: the tag, the tags' expiry,
+# the day (ISO and ordinal), then counter field and increment pairs.
+_COUNT_ANSWER = """
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if added == 1 then
+  for i = 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+end
+return added
+"""
 SEEN_SECONDS = 2 * 86_400  # a day's tags outlive the day by a day at most (time zones)
 _OUTCOME = re.compile(r"exempt|no_wait|no_cover|cap_up|cap_down|answers|wait_\d{1,2}")
 
@@ -41,7 +52,8 @@ class Row(NamedTuple):
     region: str
     locale: str
     outcome: str
-    count: int
+    # Shadows tuple.count(), which nothing calls on a Row; the name is the table's column.
+    count: int  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,16 @@ class CampaignStore(ABC):
         person per day; what is kept is the day's tags (`tag`), not who. Tags of earlier
         days are deleted."""
         return await self._add_tag(day, self.tag(person, day))
+
+    async def count_answer(
+        self, person: str, day: dt.date, region: str, locale: str, outcomes: list[str]
+    ) -> bool:
+        """Count an answer given on `day` unless `person` had one counted that day already
+        (first_today, then record_answer, in one step); True when it was counted."""
+        if not await self.first_today(person, day):
+            return False
+        await self.record_answer(day, region, locale, outcomes)
+        return True
 
     @abstractmethod
     async def _add_tag(self, day: dt.date, tag: str) -> bool:
@@ -413,6 +435,27 @@ class RedisCampaignStore(CampaignStore):
                 pipe.hincrby(counters, f"{region}|{locale}|{outcome}", n)
             pipe.zadd(f"{self.prefix}stats:days", {day.isoformat(): day.toordinal()})
             await pipe.execute()
+
+    async def count_answer(
+        self, person: str, day: dt.date, region: str, locale: str, outcomes: list[str]
+    ) -> bool:
+        # One round trip (a webhook update's budget is four): the day's tag and, when it is
+        # new, the counters, in one script. EVAL, not EVALSHA: a first call would cost three.
+        _check_counter(region, locale, outcomes)
+        fields = [
+            part
+            for outcome, n in Counter(outcomes).items()
+            for part in (f"{region}|{locale}|{outcome}", n)
+        ]
+        keys = [
+            f"{self.prefix}seen:{day.isoformat()}",
+            f"{self.prefix}stats:{day.isoformat()}",
+            f"{self.prefix}stats:days",
+        ]
+        tag = self.tag(person, day)
+        args = [tag, SEEN_SECONDS, day.isoformat(), day.toordinal(), *fields]
+        added = await self.redis.eval(_COUNT_ANSWER, len(keys), *keys, *args)  # type: ignore[misc]
+        return bool(added)
 
     async def counts(self, since: dt.date, until: dt.date) -> list[Row]:
         days = [

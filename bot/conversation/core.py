@@ -356,8 +356,8 @@ class _Conversation:
         if assessment is None or kind not in reminder_options(assessment, today, policies):
             self.say(render_macro("campaign.j2", "text", self.locale, "reminder_unavailable"))
             return
-        due = reminder_due(kind, assessment, today, policies)  # type: ignore[arg-type]
-        payload = reminder_payload(kind, assessment, policies)  # type: ignore[arg-type]
+        due = reminder_due(kind, assessment, today, policies)
+        payload = reminder_payload(kind, assessment, policies)
         self.effects.append(AddReminder(kind, due, self.locale, payload))
         self.say(render_macro("campaign.j2", "reminder_set", self.locale, kind, due, payload))
 
@@ -485,7 +485,7 @@ class _Conversation:
         """Begin a fresh survey; `keep` pre-fills answers (a volunteer's region, a deep link's);
         `linked`: the region came from a deep link, whose greeting offers to change it."""
         # A new person starts clean: only the language and the volunteer's own mode carry over.
-        kept = {k: self.data[k] for k in ("locale", "volunteer") if k in self.data}
+        kept: State = {k: self.data[k] for k in ("locale", "volunteer") if k in self.data}
         # A volunteer's surveys are different people's: each is counted apart (show_result).
         person = secrets.token_hex(8) if self.volunteer else None
         self.data = {

@@ -9,7 +9,6 @@ or the process dies, the person's next message finds them at the question they w
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -45,17 +44,7 @@ from rules import PolicySet
 log = logging.getLogger("yibao.conversation")
 
 
-def context(policies: PolicySet, settings: Settings | None = None) -> Context:
-    """Today, the policies and the deployment's contacts, for one update."""
-    if settings is None:
-        return Context(today=dt.date.today(), policies=policies)
-    return Context(
-        today=dt.date.today(),
-        policies=policies,
-        office=settings.office_contact,
-        payment_url=settings.payment_url,
-        volunteers=frozenset(settings.volunteer_ids),
-    )
+context = Context.now  # today's context for one update
 
 
 def event_of(message: Message) -> Event:
@@ -110,10 +99,10 @@ class Adapter:
         match effect:
             case CountAnswer():
                 # A person counts once a day however often they change answers and look again.
-                today = turn.ctx.today
-                if await campaign.first_today(effect.person, today):
-                    kinds = outcome_kinds(effect.assessment)
-                    await campaign.record_answer(today, effect.region, effect.locale, kinds)
+                kinds = outcome_kinds(effect.assessment)
+                await campaign.count_answer(
+                    effect.person, turn.ctx.today, effect.region, effect.locale, kinds
+                )
             case AddReminder():
                 await campaign.add_reminder(
                     self.user_id,

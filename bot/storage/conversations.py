@@ -197,7 +197,8 @@ class RedisConversations(Conversations):
             yield Held(self._load(raw), write)
         finally:
             if locked:
-                await self.redis.eval(_RELEASE, 1, lock_key, token)
+                # redis-py types eval for its blocking and asyncio clients at once
+                await self.redis.eval(_RELEASE, 1, lock_key, token)  # type: ignore[misc]
 
 
 def create_conversations(storage: BaseStorage) -> Conversations:

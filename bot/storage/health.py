@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import cast
 
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.redis import RedisStorage
@@ -40,7 +42,8 @@ async def probe_store(storage: BaseStorage) -> str | None:
     if isinstance(storage, RedisStorage):
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
-                await storage.redis.ping()
+                # redis types each command for its blocking and asyncio clients at once.
+                await cast(Awaitable[bool], storage.redis.ping())
         except TimeoutError:
             return "redis does not answer"
         except (RedisError, OSError):

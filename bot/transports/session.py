@@ -8,6 +8,9 @@
 - A reply markup was dumped and turned into JSON on every message, although our keyboards are
   shared objects that nothing changes once built. We keep the JSON of the last few hundred by
   identity.
+
+Only public API of aiogram's BaseSession is used: prepare_value readies a dict of fields for a
+JSON body, json_dumps is the session's own (here without \\u escapes).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile, TelegramObject
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 
 MARKUPS_KEPT = 512
 # Seconds one Bot API call may take (aiogram's default is 60, Telegram's whole webhook wait).
@@ -31,11 +34,17 @@ REQUEST_TIMEOUT = 15.0
 _JSON = {"Content-Type": "application/json"}
 
 
+def _utf8_json(value: Any) -> str:
+    """JSON with the text as it is: Chinese and Tibetan in UTF-8, not \\u escapes twice the size."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 class ApiSession(AiohttpSession):
     """AiohttpSession sending JSON, with the Response classes held and markup JSON reused."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        kwargs.setdefault("json_dumps", _utf8_json)
         super().__init__(**kwargs)
         self._responses: dict[Any, type] = {}
         # id -> (markup, json): the markup is held so that its id cannot be reused.
@@ -46,27 +55,28 @@ class ApiSession(AiohttpSession):
     ) -> Response[Any]:
         returning = method.__returning__
         if returning not in self._responses:
+            # A class made from a type known at run time only, which mypy cannot follow.
             self._responses[returning] = Response[returning]  # type: ignore[valid-type]
         return super().check_response(bot, method, status_code, content)
 
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> str | None:
         """The request as a JSON object, or None when it carries a file."""
         markup = getattr(method, "reply_markup", None)
-        reuse = isinstance(markup, TelegramObject)
+        kept = markup if isinstance(markup, TelegramObject) else None
+        exclude = None if kept is None else {"reply_markup"}
+        dumped = method.model_dump(warnings=False, exclude=exclude)
+        # The form leaves out empty strings as well as None (prepare_value drops None itself).
+        fields = {key: value for key, value in dumped.items() if value != ""}
         files: dict[str, InputFile] = {}
-        fields = {}
-        dumped = method.model_dump(warnings=False, exclude={"reply_markup"} if reuse else None)
-        for key, value in dumped.items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is not None and prepared != "":  # the form drops these too
-                fields[key] = prepared
+        # The fields as one dict: prepare_value readies its items as they are (files become
+        # attach:// references, defaults their values) and turns the whole into JSON once.
+        body = cast(str, self.prepare_value(fields, bot=bot, files=files))
         if files:
             return None
-        body = json.dumps(fields, ensure_ascii=False)
-        if not reuse:
+        if kept is None:
             return body
         separator = ", " if fields else ""
-        return f'{body[:-1]}{separator}"reply_markup": {self._markup_json(bot, markup)}}}'
+        return f'{body[:-1]}{separator}"reply_markup": {self._markup_json(bot, kept)}}}'
 
     def _markup_json(self, bot: Bot, markup: TelegramObject) -> str:
         key = id(markup)
@@ -93,7 +103,7 @@ class ApiSession(AiohttpSession):
                 url,
                 data=body.encode(),
                 headers=_JSON,
-                timeout=self.timeout if timeout is None else timeout,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as response:
                 content = await response.text()
         except TimeoutError as error:

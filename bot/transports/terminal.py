@@ -10,9 +10,7 @@ is kept, nothing is written to disk.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from collections.abc import Sequence
 from typing import IO
 
 from bot.checkcode import keyring
@@ -48,17 +46,10 @@ class Terminal:
         self.client_locale = client_locale(language_code, settings.default_locale)
         self.state: State = {}
         self.buttons: list[Button] = []
-        # Blocks already on screen, drawn by the caller before (`yibao chat`): not twice.
-        self.shown: list[str] = []
 
     def turn(self) -> Turn:
         settings = self.settings
-        ctx = Context(
-            today=dt.date.today(),
-            policies=self.policies,
-            office=settings.office_contact,
-            payment_url=settings.payment_url,
-        )
+        ctx = Context.now(self.policies, settings)
         # Whoever sits at the terminal may use the volunteer desk: it is their own machine.
         # No reminders: the conversation ends with the process, nobody would send them.
         return Turn(
@@ -101,10 +92,6 @@ class Terminal:
 
     def write(self, text: str) -> None:
         """Print one block, separated from the previous one by a blank line."""
-        if self.shown and text == self.shown[0]:
-            del self.shown[0]
-            return
-        self.shown = []  # the conversation went otherwise: from here on, everything is new
         self.output.write(f"\n{text}\n")
         self.output.flush()
 
@@ -133,15 +120,10 @@ async def run_terminal(
     input_stream: IO[str] | LineReader,
     output_stream: IO[str],
     lang_code: str | None = None,
-    shown: str | Sequence[str] | None = None,
 ) -> int:
-    """Chat over the streams until end of input; return the exit code.
-
-    `shown`: the first blocks of the conversation when the caller drew them already; the
-    conversation still answers everything, but what it says identically is not printed again.
-    """
+    """Chat over the streams until end of input, as a client in `lang_code`; return the exit
+    code."""
     terminal = Terminal(settings, output_stream, client_language_code(lang_code))
-    terminal.shown = [shown] if isinstance(shown, str) else list(shown or ())
     lines = _lines(input_stream, asyncio.get_running_loop())
     terminal.feed("/start")
     while (line := await lines.get()) is not None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Sequence
-from contextlib import suppress
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
@@ -24,6 +22,7 @@ from pydantic import ValidationError
 from bot.app import create_bot, create_dispatcher, start_store
 from bot.settings import Settings, SettingsError
 from bot.storage.health import probe_store
+from bot.transports.serving import serve
 from bot.transports.session import ApiSession, settle_memory
 from bot.updates import HANDLING_BUDGET
 
@@ -31,19 +30,15 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 30.0
 HEALTHZ = "/healthz"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram caps a message at 4,096 characters; even a reply quoting another message with
 # entities stays far below this, so a bigger body is refused (413) before it is parsed.
 MAX_BODY = 256 * 1024
-# A connection that has not sent a whole request head within this many seconds (a new one
-# that sends nothing, or trickles its headers) or that idles between requests is closed.
-IDLE_TIMEOUT = 5.0
 # The rest of a request's body must arrive within this many seconds of its head (else 408).
 BODY_TIMEOUT = 10.0
 # Validation errors of an update from a newer Bot API: a tagged union (reaction type, forward
 # origin, ...) met a tag this aiogram does not have. Any other error: not an update (400).
 NEWER_VARIANT = frozenset({"union_tag_invalid", "union_tag_not_found"})
-# Connections the kernel queues for accepting; beyond that new ones are refused.
-BACKLOG = 128
 # Telegram waits 60 s for the answer to a webhook post, then posts the update again. An update
 # still being handled after this many seconds (a Bot API call told to wait, one that hangs) is
 # answered 200 and goes on in the background, within its own budget (bot/updates.py).
@@ -82,7 +77,19 @@ class UpdateHandler(SimpleRequestHandler):
             logger.info("waiting for %d update(s) still being handled", len(self.running))
             await asyncio.wait(set(self.running), timeout=timeout)
 
-    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
+        """401 without the secret header, else the update fed to the dispatcher.
+
+        Replaces aiogram's handle() as a whole (its public entry point), rather than the private
+        _handle_request() it calls."""
+        bot = await self.resolve_bot(request)
+        if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), bot):
+            return web.Response(body="Unauthorized", status=401)
+        return await self._feed(bot, request)
+
+    __call__ = handle
+
+    async def _feed(self, bot: Bot, request: web.Request) -> web.Response:
         try:
             async with asyncio.timeout(BODY_TIMEOUT):
                 body = await request.read()  # 413 beyond the application's client_max_size
@@ -90,6 +97,9 @@ class UpdateHandler(SimpleRequestHandler):
             raise web.HTTPRequestTimeout() from None
         try:
             raw = bot.session.json_loads(body)
+        except (ValueError, RecursionError):
+            return self._not_an_update(body)
+        try:
             update = Update.model_validate(raw, context={"bot": bot})
         except ValidationError as error:
             update_id = raw.get("update_id") if isinstance(raw, dict) else None
@@ -225,38 +235,22 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
     storage = await start_store(settings, bot.id)
     dispatcher = create_dispatcher(settings, storage)
     app = create_webhook_app(settings, dispatcher, bot)
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-        keepalive_timeout=IDLE_TIMEOUT,
-        # A client hanging up must not cut an update off half-handled; Telegram redelivers.
-        handler_cancellation=False,
-    )
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await runner.setup()
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port, backlog=BACKLOG)
-        try:
-            await site.start()
-        except OSError as error:
-            raise SettingsError(
-                f"WEBHOOK_PORT: cannot listen on {settings.webhook_host}:"
-                f"{settings.webhook_port}: {error.strerror}"
-            ) from None
+
+    def started() -> None:
         # The path is left out: some deployments make it a secret.
         logger.info("webhook listening on %s:%d", settings.webhook_host, settings.webhook_port)
         settle_memory()
-        await stop.wait()
+
+    try:
+        await serve(
+            app,
+            settings.webhook_host,
+            settings.webhook_port,
+            port_setting="WEBHOOK_PORT",
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            stop=stop,
+            started=started,
+        )
     finally:
-        # Stops accepting, waits for requests in flight, then runs on_cleanup.
-        await runner.cleanup()
         await storage.close()
         await bot.session.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)

@@ -180,6 +180,37 @@ def test_cli_rejects_bad_arguments(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("locale", ["zh_Hans", "bo"])
+def test_a_web_poster_scans_to_the_web_page(locale: str, tmp_path: Path) -> None:
+    """`--web URL`: the QR code opens the web page in the region and language, and the words
+    say to scan it with the phone's camera or WeChat."""
+    out = tmp_path / "out"
+    url = "https://yibao.example.org"
+    assert cli("--region", "xizang", "--locale", locale, "--web", url, "-o", str(out)) == 0
+    png = out / f"yibao-poster-xizang-{locale}.png"
+    assert zbarimg(png) == f"{url}/?start=xizang-{locale}"
+    words = render_macro("web/words.j2", "poster_call_to_action", locale)
+    assert "WeChat" in words or "微信" in words
+
+
+@pytest.mark.parametrize(
+    ("option", "argv"),
+    [
+        ("--web", ["--region", "xizang", "--locale", "bo", "--web", "yibao.example.org"]),
+        ("--region", ["--region", "tibet", "--locale", "bo", "--web", "https://x.example"]),
+        ("--bot", ["--region", "xizang", "--locale", "bo"]),
+    ],
+)
+def test_a_web_poster_names_the_option_at_fault(
+    option: str, argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert cli(*argv, "-o", str(out)) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"yibao poster: {option}:"), lines
+    assert not out.exists()
+
+
 def test_cli_rejects_bad_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     overrides = tmp_path / "bad.yaml"
     overrides.write_text("xizang:\n  payment_period: autumn\n", encoding="utf-8")

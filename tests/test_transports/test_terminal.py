@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 from fakes.screen import Screen, console_chat
 
-from bot.i18n import client_locale
 from bot.settings import load_settings
-from bot.transports.screen import first_screen
 from bot.transports.terminal import client_language_code, run_terminal
 
 BUTTON = re.compile(r"^\[1\] \S", re.MULTILINE)
@@ -109,39 +107,37 @@ def test_console_script_chat(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("lang", ["en", "zh-CN", "bo", "fr", None])
-async def test_the_early_first_screen_is_the_bots_own(
-    clean_env: Path, monkeypatch: pytest.MonkeyPatch, lang: str | None
+@pytest.mark.parametrize(
+    ("lang", "ticked"),
+    [("en", "English"), ("zh-CN", "中文"), ("bo", "བོད་ཡིག"), ("fr", "English"), (None, "中文")],
+)
+async def test_the_greeting_ticks_the_clients_language_first(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, lang: str | None, ticked: str
 ) -> None:
-    # `yibao chat` draws the greeting before aiogram loads; it must be exactly what the bot
-    # then says, which the terminal therefore does not print a second time.
+    # No --lang: the POSIX locale ($LANG) is the client's language.
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
-    settings = load_settings()
-    early = first_screen(client_locale(client_language_code(lang), settings.default_locale))
-    plain = Screen()
-    await run_terminal(settings, io.StringIO("2\n"), plain, lang)
-    assert early == plain.blocks[0]
-    assert BUTTON.search(early)
-    after = Screen()
-    await run_terminal(settings, io.StringIO("2\n"), after, lang, shown=early)
-    assert after.blocks == plain.blocks[1:]  # the rest of the chat is unchanged
+    screen = Screen()
+    await run_terminal(load_settings(), io.StringIO(""), screen, lang)
+    assert re.search(rf"^\[1\] ✓ {ticked}  \[2\] ", screen.blocks[0], re.MULTILINE)
 
 
 @pytest.mark.slow
 def test_console_script_shows_the_greeting_once(tmp_path: Path) -> None:
     result = console_chat(tmp_path, "1\n", "--lang", "bo")
     assert result.returncode == 0, result.stderr
-    greeting = first_screen("bo")
-    assert result.stdout.count(greeting) == 1
-    assert result.stdout.index(greeting) < result.stdout.index("[1]", len(greeting) + 2)
+    assert result.stdout.count("[1] ✓ བོད་ཡིག") == 1
+    # then the first question, in Tibetan, with its own buttons
+    assert result.stdout.index("[1] ✓ བོད་ཡིག") < result.stdout.rindex("[1] ")
 
 
 def test_light_commands_do_not_load_aiogram() -> None:
-    # Seconds of start-up: only the bot's transports and the campaign's handlers need it.
+    # Seconds of start-up: only the Telegram transports need it; the conversation and the
+    # terminal (`yibao chat`) do not.
     code = (
         "import sys; from bot.cli import build_parser; build_parser();"
-        "import bot.transports.screen, bot.ledger, bot.assess;"
+        "import bot.transports.screen, bot.transports.terminal, bot.conversation, bot.ledger,"
+        " bot.assess;"
         "print('aiogram' in sys.modules)"
     )
     result = subprocess.run(
