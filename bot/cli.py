@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any, Protocol
 
+from bot.i18n import LOCALES
 from rules import PolicyError, load_policies
 
 
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yibao", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     assess = commands.add_parser("assess", help="assess JSON profiles read from standard input")
-    assess.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
+    assess.add_argument("--locale", default="en", choices=LOCALES)
     assess.add_argument(
         "--overrides",
         default=os.environ.get("POLICY_OVERRIDES") or None,
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     webhook.set_defaults(handler=_serve, serve=_webhook)
     explain = commands.add_parser("explain", help="reproduce the answer behind a check code")
     explain.add_argument("code", help="the check code printed on an answer card")
-    explain.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
+    explain.add_argument("--locale", default="en", choices=LOCALES)
     explain.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     explain.set_defaults(handler=_explain)
     card_key = commands.add_parser(
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="print a policy's book: each value with its clause and the words it encodes"
     )
     show.add_argument("region", help="xizang, shanxi, chongqing, tianjin, national or xizang-aid")
-    show.add_argument("--locale", default="en", choices=("en", "zh_Hans", "bo"))
+    show.add_argument("--locale", default="en", choices=LOCALES)
     show.add_argument("--overrides", default=os.environ.get("POLICY_OVERRIDES") or None)
     show.set_defaults(handler=_policy_show)
     from bot.campaign.cli import add_cli as add_stats

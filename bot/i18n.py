@@ -18,7 +18,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent / "locales"
 LOCALES_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
-LOCALES = ("zh_Hans", "bo", "en")
+# Every language the project speaks, declared here only: its catalogue's name, and the CLDR
+# locale Babel formats its numbers, dates and lists with.
+CLDR = {"zh_Hans": "zh_Hans_CN", "bo": "bo_CN", "en": "en"}
+LOCALES = tuple(CLDR)
 
 _CODES = {
     "zh": "zh_Hans",

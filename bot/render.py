@@ -13,9 +13,8 @@ from babel.lists import format_list
 from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from bot.i18n import translations
+from bot.i18n import CLDR, translations
 
-_BABEL = {"zh_Hans": "zh_Hans_CN", "bo": "bo_CN", "en": "en"}
 # CLDR has no list patterns for Tibetan (Babel falls back to the root's ASCII ", ", and to English
 # for "or"). Tibetan lists: "ཀ་དང་། ཁ། ག" and "ཀ། ཁ་ཡང་ན་ག"; the joiner takes a tsheg after a
 # Tibetan letter, a space after a digit or Latin character.
@@ -26,7 +25,7 @@ ListStyle = Literal["standard", "or"]
 
 
 def _babel_locale(locale: str) -> Locale:
-    return Locale.parse(_BABEL.get(locale, locale))
+    return Locale.parse(CLDR.get(locale, locale))
 
 
 def _tibetan_list(items: list[str], style: ListStyle) -> str:

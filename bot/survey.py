@@ -107,13 +107,25 @@ class Context:
 
 @dataclass(frozen=True)
 class Question:
-    """One question: its id, kind, options, and when it is worth asking."""
+    """One question: its id, kind, options, when it is worth asking, the answers that no longer
+    fit once its answer changes (`resets`), and how many options a row of buttons holds."""
 
     id: str
     kind: Kind
     options: Callable[[Answers, Context], tuple[str, ...]] = lambda a, c: ()
     relevant: Callable[[Answers, Context], bool] = lambda a, c: True
     bounds: Callable[[Answers, Context], tuple[int, int]] | None = field(default=None)
+    resets: tuple[str, ...] = ()
+    per_row: int = 1
+
+    @property
+    def row(self) -> int:
+        """Options a row of buttons holds: years three a row, whatever the question says."""
+        return 3 if self.kind == "years" else self.per_row
+
+
+# Facts the rules core may ask for; an answer they hang on, changed, drops them.
+FACTS = ("in_period", "left_on", "continuous_years")
 
 
 def _benefit_years(answers: Answers, ctx: Context) -> tuple[str, ...]:
@@ -179,27 +191,61 @@ def useful_repair_years(answers: Answers, ctx: Context) -> int:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("region", "choice", options=lambda a, c: REGIONS),
+    Question("region", "choice", options=lambda a, c: REGIONS, resets=("repair_years", *FACTS)),
     Question(
         "benefit_year",
         "choice",
         options=_benefit_years,
         bounds=lambda a, c: (FIRST_YEAR, c.today.year + 1),
+        resets=(
+            "payment",
+            "paid_years",
+            "late_year",
+            "zero_claim_years",
+            "incentive_used_years",
+            "repair_years",
+            *FACTS,
+        ),
+        per_row=3,
     ),
-    Question("insurance", "choice", options=lambda a, c: INSURANCE_OPTIONS),
-    Question("group", "choice", options=lambda a, c: GROUP_OPTIONS),
-    Question("birth_date", "date", relevant=lambda a, c: a.get("group") in ("newborn", "infant")),
+    Question(
+        "insurance",
+        "choice",
+        options=lambda a, c: INSURANCE_OPTIONS,
+        resets=(
+            "paid_years",
+            "late_year",
+            "zero_claim_years",
+            "incentive_used_years",
+            "repair_years",
+            *FACTS,
+        ),
+    ),
+    Question(
+        "group",
+        "choice",
+        options=lambda a, c: GROUP_OPTIONS,
+        resets=("birth_date", "payment", "repair_years", *FACTS),
+    ),
+    Question(
+        "birth_date",
+        "date",
+        relevant=lambda a, c: a.get("group") in ("newborn", "infant"),
+        resets=("paid_years", "late_year", *FACTS),
+    ),
     Question(
         "paid_years",
         "years",
         options=lambda a, c: break_years_asked(a),
         relevant=lambda a, c: bool(break_years_asked(a)) and not exempt(a, c),
+        resets=("late_year", "zero_claim_years", "incentive_used_years", "repair_years", *FACTS),
     ),
     Question(
         "late_year",
         "late_payment",
         options=lambda a, c: ("on_time",),
         relevant=lambda a, c: _last_year_paid(a) and not exempt(a, c),
+        resets=("repair_years",),
     ),
     # A baby's exemption depends on the day of payment: the period alone does not say it.
     Question(
@@ -208,27 +254,34 @@ QUESTIONS: tuple[Question, ...] = (
         options=lambda a, c: (
             ("today",) if a.get("group") in ("newborn", "infant") else ("period", "today")
         ),
+        resets=("repair_years", *FACTS),
     ),
     Question(
         "in_period",
         "choice",
         options=lambda a, c: ("yes", "no", "unsure"),
         relevant=lambda a, c: "in_period" in missing_facts(a, c, "in_period"),
+        resets=("repair_years",),
     ),
     Question(
-        "left_on", "stop_date", relevant=lambda a, c: "left_on" in missing_facts(a, c, "left_on")
+        "left_on",
+        "stop_date",
+        relevant=lambda a, c: "left_on" in missing_facts(a, c, "left_on"),
+        resets=("continuous_years", "repair_years"),
     ),
     Question(
         "continuous_years",
         "choice",
         options=lambda a, c: ("under_2", "2_plus"),
         relevant=lambda a, c: "continuous_years" in missing_facts(a, c, "continuous_years"),
+        resets=("repair_years",),
     ),
     Question(
         "zero_claim_years",
         "years",
         options=lambda a, c: tuple(str(y) for y in paid_years(a)),
         relevant=lambda a, c: bool(paid_years(a)),
+        resets=("incentive_used_years",),
     ),
     Question(
         "incentive_used_years",
@@ -246,10 +299,13 @@ QUESTIONS: tuple[Question, ...] = (
         "choice",
         options=lambda a, c: tuple(str(n) for n in range(useful_repair_years(a, c) + 1)),
         relevant=lambda a, c: useful_repair_years(a, c) > 0,
+        per_row=3,
     ),
 )
 AID_QUESTIONS: tuple[Question, ...] = (
-    Question("aid_class", "choice", options=lambda a, c: tuple(AID_CLASSES)),
+    Question(
+        "aid_class", "choice", options=lambda a, c: tuple(AID_CLASSES), resets=("aid_income",)
+    ),
     Question("aid_expense", "choice", options=lambda a, c: ("inpatient", "outpatient")),
     Question("aid_cost", "number", bounds=lambda a, c: (0, 10_000_000)),
     Question(

@@ -68,38 +68,6 @@ from rules.aid import AidProfile, assess_aid
 
 log = logging.getLogger("yibao.conversation")
 
-# Answers that may no longer fit once the answer they hang on changes.
-FACTS = ("in_period", "left_on", "continuous_years")
-DEPENDENTS = {
-    "region": ("repair_years", *FACTS),
-    "benefit_year": (
-        "payment",
-        "paid_years",
-        "late_year",
-        "zero_claim_years",
-        "incentive_used_years",
-        "repair_years",
-        *FACTS,
-    ),
-    "insurance": (
-        "paid_years",
-        "late_year",
-        "zero_claim_years",
-        "incentive_used_years",
-        "repair_years",
-        *FACTS,
-    ),
-    "group": ("birth_date", "payment", "repair_years", *FACTS),
-    "birth_date": ("paid_years", "late_year", *FACTS),
-    "paid_years": ("late_year", "zero_claim_years", "incentive_used_years", "repair_years", *FACTS),
-    "late_year": ("repair_years",),
-    "zero_claim_years": ("incentive_used_years",),
-    "payment": ("repair_years", *FACTS),
-    "in_period": ("repair_years",),
-    "left_on": ("continuous_years", "repair_years"),
-    "continuous_years": ("repair_years",),
-    "aid_class": ("aid_income",),
-}
 # What the answer's screens may lead to, by the mode they are shown in.
 SHOWS_ANSWER = ("result", "why", "whatif")
 COMMANDS = ("start", "restart", "help", "about", "language", "volunteer", "explain", "forget")
@@ -502,7 +470,7 @@ class _Conversation:
         """Keep an answer, drop what hangs on a changed one, and move on."""
         answers = dict(self.answers)
         if answers.get(question.id) != value:
-            for dependent in DEPENDENTS.get(question.id, ()):
+            for dependent in question.resets:
                 answers.pop(dependent, None)
         answers[question.id] = value
         try:

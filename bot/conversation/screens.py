@@ -12,7 +12,7 @@ from bot.conversation.model import Button, Rows, Screen, pack
 from bot.i18n import available
 from bot.render import render, render_macro
 from bot.survey import BY_ID, Answers, Context, Question
-from bot.transports.screen import LANGUAGES_PER_ROW, language_choices, options_per_row, rows_of
+from bot.transports.screen import LANGUAGES_PER_ROW, language_choices, rows_of
 
 PICK, NAV, EDIT, LANG, REMIND = "p", "n", "e", "l", "rm"
 
@@ -67,7 +67,7 @@ def _question_rows(
     else:
         labels = [render_macro("questions.j2", "option", locale, qid, v) for v in options]
     buttons = [Button(text, pack(PICK, qid, v)) for text, v in zip(labels, options, strict=True)]
-    rows = list(_rows(buttons, options_per_row(qid, years)))
+    rows = list(_rows(buttons, BY_ID[qid].row))
     for shown, id_ in ((years, "done"), (back, "back")):
         if shown:
             rows.append((nav(locale, id_, qid),))

@@ -51,16 +51,6 @@ def screen(text: str, rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([text, *("  ".join(f"[{next(numbers)}] {b}" for b in row) for row in rows)])
 
 
-# How a question's options are laid out (bot/conversation/screens.py, for every channel):
-# three a row for these and for years, else one a row.
-_THREE_A_ROW = ("benefit_year", "repair_years")
-
-
-def options_per_row(question_id: str, years: bool = False) -> int:
-    """How many option buttons a question shows on one row."""
-    return 3 if years or question_id in _THREE_A_ROW else 1
-
-
 class LineReader:
     """The lines typed into the terminal, read on a daemon thread from launch: kept until a
     consumer attaches (`yibao chat`'s event loop), then handed to it. None marks the end of
