@@ -68,10 +68,19 @@ def environment(locale: str) -> Environment:
         keep_trailing_newline=False,
         auto_reload=False,  # templates ship with the package: no stat() per render
     )
-    # A method the i18n extension adds to the environment, which Jinja2's types cannot know of.
-    env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations(locale), newstyle=True
-    )
+    catalogue = translations(locale)
+
+    # Jinja2's new-style gettext, without its two extra calls through the template context per
+    # message (an answer with its reasons has hundreds): the same semantics, a translation
+    # always formatted with its variables, `num` given to ngettext's.
+    def gettext(message: str, **variables: Any) -> str:
+        return catalogue.gettext(message) % variables
+
+    def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return catalogue.ngettext(singular, plural, num) % variables
+
+    env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
     babel_locale = _babel_locale(locale)
 
     # Babel formats an amount or a date in tens of microseconds, and an answer shows dozens of

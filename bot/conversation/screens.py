@@ -21,11 +21,22 @@ def _rows(buttons: list[Button], per_row: int) -> Rows:
     return tuple(tuple(row) for row in rows_of(buttons, per_row))
 
 
+# Labels and rows below depend only on the language and ids: each is built once, not per screen.
+
+
+@lru_cache(maxsize=1024)
 def label(locale: str, id_: str) -> str:
     """A button's label (messages.j2 `button`)."""
     return render_macro("messages.j2", "button", locale, id_)
 
 
+@lru_cache(maxsize=1024)
+def question_label(locale: str, qid: str) -> str:
+    """A question's short name (questions.j2 `label`), as the summary lists it."""
+    return render_macro("questions.j2", "label", locale, qid)
+
+
+@lru_cache(maxsize=1024)
 def nav(locale: str, action: str, question: str = "") -> Button:
     """A navigation button; Back and Done name the question they stand under, so a press of an
     older question's Back is told from the current one's."""
@@ -76,13 +87,19 @@ def _question_rows(
 
 def summary(rows: list[str], answers: Answers, locale: str) -> Screen:
     """The answers so far, one edit button each, then the result and Back."""
-    buttons = [
-        Button("✎ " + render_macro("questions.j2", "label", locale, q), pack(EDIT, q)) for q in rows
-    ]
+    return Screen(
+        render("summary.j2", locale, rows=rows, answers=answers), _summary_rows(tuple(rows), locale)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _summary_rows(rows: tuple[str, ...], locale: str) -> Rows:
+    buttons = [Button("✎ " + question_label(locale, q), pack(EDIT, q)) for q in rows]
     buttons += [Button(label(locale, "show_result"), pack(NAV, "result", "")), nav(locale, "back")]
-    return Screen(render("summary.j2", locale, rows=rows, answers=answers), _rows(buttons, 2))
+    return _rows(buttons, 2)
 
 
+@lru_cache(maxsize=1024)
 def result_buttons(
     locale: str,
     *,
@@ -106,16 +123,19 @@ def result_buttons(
     return tuple(rows)
 
 
+@lru_cache(maxsize=16)
 def after_detail(locale: str) -> Rows:
     """Buttons under the reasons, a copy or the aid answer."""
     return ((nav(locale, "result"),), (nav(locale, "restart"),))
 
 
+@lru_cache(maxsize=16)
 def linked(locale: str) -> Rows:
     """Under the deep link's greeting: change the region or the language it chose."""
     return ((nav(locale, "change_region"), nav(locale, "language")),)
 
 
+@lru_cache(maxsize=16)
 def after_what_if(locale: str) -> Rows:
     """Under a what-if: back to the person's own answer."""
     return ((Button(label(locale, "back_to_answer"), pack(NAV, "result", "")),),)
