@@ -1,6 +1,7 @@
 """The rules core: facts about one person in, an explained assessment out; pure."""
 
-from rules.engine import add_months, assess
+from rules.dates import add_months
+from rules.engine import assess
 from rules.models import REGIONS, Assessment, Profile, Step
 from rules.policy import Policy, PolicyError, PolicySet, load_policies
 

@@ -8,14 +8,14 @@ the document is in force for that whole year.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rules.models import Step
 from rules.policy import Policy
+from rules.terms import AidClass
 
-AidClass = Literal[1, 2, 3, 4, 5]
 # 三(一): returned-to-poverty people (返贫致贫人口) count as class 3: "第三类(含返贫致贫人口,下同)".
 RETURNED_CLASS = 3
 # 三(一): classes 3 and 4 get a fixed subsidy (定额资助) and pay a share of the highest tier; the
@@ -106,10 +106,10 @@ def assess_aid(profile: AidProfile, policy: Policy, benefit_year: int) -> AidRes
     first_day, last_day = dt.date(benefit_year, 1, 1), dt.date(benefit_year, 12, 31)
     day = max(first_day, policy.valid_from)
 
-    def value(name: str):
+    def value(name: str) -> Any:
         return policy.get(name, day)
 
-    def step(rule: str, parameter: str, interpretation: bool = False, **params) -> None:
+    def step(rule: str, parameter: str, interpretation: bool = False, **params: Any) -> None:
         spec = policy.parameters[parameter]
         steps.append(
             Step(
@@ -137,7 +137,7 @@ def assess_aid(profile: AidProfile, policy: Policy, benefit_year: int) -> AidRes
             )
         )
 
-    given = set(profile.classes)
+    given: set[int] = set(profile.classes)
     if profile.returned_to_poverty:
         given.add(RETURNED_CLASS)
     classes = sorted(given)

@@ -10,7 +10,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """`day` moved forward by whole months, clamped to the month's last day (ISO dates)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    days = day.day
+    if days > 28:  # every month has the 28th
+        days = min(days, calendar.monthrange(year, month)[1])
+    return dt.date(year, month, days)
 
 
 def year_end(year: int) -> dt.date:

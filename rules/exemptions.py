@@ -1,4 +1,9 @@
-"""Exempt groups (no waiting period): each condition of the text checked on the person's facts.
+"""Exempt groups (no waiting period): each condition of the text checked on the person's facts,
+and when a granted exemption's benefits start.
+
+Clauses: xizang 一(四), shanxi 一(二),(三),(四), chongqing 一(一), 二(五), tianjin 一(四), national
+国办发〔2024〕38号; each policy's `exempt_groups` names its groups, their conditions and their start
+rule (`start`), and `exempt_list_open` says whether its list ends with 等.
 
 An exemption is granted only when every condition holds. A condition whose facts are missing is
 unknown (None): the person is answered as not exempt and the missing facts are named, so that
@@ -21,11 +26,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rules.dates import add_months
-from rules.models import FIRST_YEAR, Condition, Exemption, Profile
-from rules.policy import Policy
+from rules.dates import add_months, year_end
+from rules.models import FIRST_YEAR, Condition, Exemption, Profile, Waiting
+from rules.policy import ExemptGroup, Policy, period_bounds
+from rules.terms import Anchor
+
+if TYPE_CHECKING:
+    from rules.context import Context
+    from rules.payment import Payment
+
+# What a condition's check gives: holds (None: unknown), the values it used, the facts missing.
+Checked = tuple[bool | None, dict[str, Any], list[str]]
 
 
 class _Facts:
@@ -67,11 +80,7 @@ class _Facts:
         return None
 
 
-def _birth(facts: _Facts) -> Condition | None:
-    return None if facts.profile.birth_date else Condition(id="", holds=None)
-
-
-def _within_days_of_birth(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _within_days_of_birth(facts: _Facts) -> Checked:
     limit = facts.value("newborn.max_days")
     born, paid = facts.profile.birth_date, facts.profile.payment_date
     values: dict[str, Any] = {"max_days": limit}
@@ -83,7 +92,7 @@ def _within_days_of_birth(facts: _Facts) -> tuple[bool | None, dict[str, Any], l
     return 0 <= days <= limit, values, []
 
 
-def _newborn_cover(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _newborn_cover(facts: _Facts) -> Checked:
     born = facts.profile.birth_date
     if born is None:
         return None, {}, ["birth_date"]
@@ -91,7 +100,7 @@ def _newborn_cover(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str
     return facts.profile.benefit_year <= until.year, {"covered_until": until}, []
 
 
-def _under_one_year(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _under_one_year(facts: _Facts) -> Checked:
     months = facts.value("infant.max_months")
     born, paid = facts.profile.birth_date, facts.profile.payment_date
     missing = [name for name, fact in (("birth_date", born), ("payment_date", paid)) if not fact]
@@ -101,7 +110,7 @@ def _under_one_year(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[st
     return born <= paid <= until, {"max_months": months, "until": until}, []
 
 
-def _gap_within_months(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _gap_within_months(facts: _Facts) -> Checked:
     months = facts.value("switch.gap_months")
     values: dict[str, Any] = {"gap_months": months, "rejoined": facts.rejoin}
     stopped = facts.stopped_on()
@@ -117,7 +126,7 @@ def _gap_within_months(facts: _Facts) -> tuple[bool | None, dict[str, Any], list
     return None, values, ["left_on"]
 
 
-def _continuous_years(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _continuous_years(facts: _Facts) -> Checked:
     need = facts.value("switch.min_continuous_years")
     profile = facts.profile
     values: dict[str, Any] = {"min_years": need}
@@ -139,43 +148,38 @@ def _continuous_years(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[
     return None, values, ["continuous_years"]
 
 
-def _left_this_year(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _left_this_year(facts: _Facts) -> Checked:
     stopped = facts.profile.left_on
     if stopped is None:
         return None, {}, ["left_on"]
     return stopped.year == facts.rejoin.year, {"left_on": stopped}, []
 
 
-def _requirement(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _requirement(facts: _Facts) -> Checked:
     return True, {"requirement": True}, []
 
 
-def _declared(facts: _Facts) -> tuple[bool | None, dict[str, Any], list[str]]:
+def _declared(facts: _Facts) -> Checked:
     return True, {"declared": True}, []
 
 
-# The parameters each condition reads: a reading among them makes the exemption a reading.
-_PARAMETERS = {
-    "within_days_of_birth": ("newborn.max_days",),
-    "under_one_year": ("infant.max_months",),
-    "gap_within_months": ("switch.gap_months",),
-    "continuous_years": ("switch.min_continuous_years",),
+# Each condition id: its check, and the parameters it reads (a reading among them makes the
+# exemption a reading).
+_CONDITIONS: dict[str, tuple[Callable[[_Facts], Checked], tuple[str, ...]]] = {
+    "within_days_of_birth": (_within_days_of_birth, ("newborn.max_days",)),
+    "newborn_cover": (_newborn_cover, ()),
+    "under_one_year": (_under_one_year, ("infant.max_months",)),
+    "gap_within_months": (_gap_within_months, ("switch.gap_months",)),
+    "continuous_years": (_continuous_years, ("switch.min_continuous_years",)),
+    "left_this_year": (_left_this_year, ()),
+    "pays_the_gap": (_requirement, ()),
 }
-
-_CHECKS: dict[str, Callable[[_Facts], tuple[bool | None, dict[str, Any], list[str]]]] = {
-    "within_days_of_birth": _within_days_of_birth,
-    "newborn_cover": _newborn_cover,
-    "under_one_year": _under_one_year,
-    "gap_within_months": _gap_within_months,
-    "continuous_years": _continuous_years,
-    "left_this_year": _left_this_year,
-    "pays_the_gap": _requirement,
-}
+_DECLARED = (_declared, ())
 
 
 def known_condition(condition: str) -> bool:
     """Whether the engine can check a condition id (policy files are tested against this)."""
-    return condition in _CHECKS or condition.startswith("declared_")
+    return condition in _CONDITIONS or condition.startswith("declared_")
 
 
 def check_exemption(profile: Profile, policy: Policy, day: dt.date) -> Exemption | None:
@@ -196,12 +200,20 @@ def check_exemption(profile: Profile, policy: Policy, day: dt.date) -> Exemption
             open_list=policy.exempt_list_open,
         )
     facts = _Facts(profile, policy, day)
-    conditions, missing = [], []
+    conditions: list[Condition] = []
+    missing: list[str] = []
+    reading = rule.interpretation
     for condition in rule.conditions:
-        check = _declared if condition.startswith("declared_") else _CHECKS[condition]
+        check, parameters = (
+            _DECLARED if condition.startswith("declared_") else _CONDITIONS[condition]
+        )
         holds, values, needs = check(facts)
         conditions.append(Condition(id=condition, holds=holds, values=values))
         missing += [fact for fact in needs if fact not in missing]
+        reading = reading or any(
+            (spec := policy.parameters.get(name)) is not None and spec.interpretation
+            for name in parameters
+        )
     return Exemption(
         group=group,
         named=True,
@@ -210,10 +222,101 @@ def check_exemption(profile: Profile, policy: Policy, day: dt.date) -> Exemption
         conditions=conditions,
         missing=missing,
         open_list=policy.exempt_list_open,
-        interpretation=rule.interpretation
-        or any(
-            (spec := policy.parameters.get(name)) is not None and spec.interpretation
-            for condition in rule.conditions
-            for name in _PARAMETERS.get(condition, ())
-        ),
+        interpretation=reading,
+    )
+
+
+def exemption_start(
+    ctx: Context, rule: ExemptGroup, payment: Payment
+) -> tuple[dt.date, Anchor, dt.date | None, bool]:
+    """(benefit start, anchor, covered until, born in the period) for a granted exemption, by
+    the group's start rule (ISO dates; `covered until` None when the text sets no end)."""
+    profile = ctx.profile
+    born = profile.birth_date
+    paid = profile.payment_date
+    # 随参随缴随享: from the payment; a payment made before the benefit year covers from 1 January.
+    start: dt.date = paid if paid and paid > ctx.day else ctx.day
+    anchor: Anchor = "payment_date" if paid and paid > ctx.day else "centralized"
+    until = None
+    in_period_birth = False
+    if rule.start in ("birth", "birth_to_next_year_end") and born:
+        start, anchor = born, "birth"
+        if rule.start == "birth_to_next_year_end":
+            until = year_end(born.year + 1)
+    elif rule.start == "birth_in_period_to_next_year_end" and born and payment.period:
+        first, last = period_bounds(payment.period, born.year + 1)
+        if first <= born <= last:
+            start, anchor, until, in_period_birth = born, "birth", year_end(born.year + 1), True
+    elif rule.start == "payment_to_next_year_end":
+        start = paid or ctx.day
+        anchor = "payment_date" if paid else "centralized"
+        until = year_end((paid.year if paid else profile.benefit_year - 1) + 1)
+    return start, anchor, until, in_period_birth
+
+
+def explain_exemption(ctx: Context, exemption: Exemption, rule: ExemptGroup | None) -> None:
+    """The step saying why the person's group is not (or not yet known to be) exempt."""
+    params: dict[str, Any] = {
+        "group": exemption.group,
+        "conditions": exemption.condition_items,
+        "missing": list(exemption.missing),
+        "open_list": exemption.open_list,
+    }
+    if not exemption.named:
+        ctx.step(
+            "waiting.group_open_list" if exemption.open_list else "waiting.group_not_exempt",
+            exemption.clause,
+            params,
+        )
+    elif not exemption.granted:
+        ctx.step(
+            "waiting.exemption_unknown" if exemption.missing else "waiting.exemption_not_met",
+            exemption.clause,
+            {"reason": rule.reason if rule else None, **params},
+            interpretation=exemption.interpretation,
+        )
+
+
+def exempt_waiting(
+    ctx: Context,
+    exemption: Exemption,
+    rule: ExemptGroup,
+    payment: Payment,
+    break_year_list: list[int],
+) -> Waiting:
+    """The waiting period of a person whose group's exemption is granted: none, from the start
+    its rule gives."""
+    profile = ctx.profile
+    start, anchor, until, in_period_birth = exemption_start(ctx, rule, payment)
+    ctx.step(
+        "waiting.exempt",
+        exemption.clause,
+        {
+            "reason": rule.reason,
+            "group": exemption.group,
+            "conditions": exemption.condition_items,
+            "benefit_start": start,
+            "covered_until": until,
+            "start_rule": rule.start,
+            "born_in_period": in_period_birth,
+        },
+        interpretation=exemption.interpretation,
+    )
+    if rule.start == "birth_in_period_to_next_year_end" and not in_period_birth:
+        ctx.reading("waiting.newborn_outside_period", "newborn_outside_period")
+    return Waiting(
+        break_years=len(break_year_list),
+        break_year_list=break_year_list,
+        applies=False,
+        exempt=True,
+        fixed_months=0,
+        variable_months=0,
+        repaired_months=0,
+        total_months=0,
+        anchor=anchor,
+        benefit_start=start,
+        covered_until=until,
+        no_cover_this_year=start > year_end(profile.benefit_year),
+        **payment.fields(),
+        exemption=exemption,
     )

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rules.policy import Group, Period
+from rules.policy import Period
+
+# The vocabularies are declared in rules.terms; the bot reads them from here too.
+from rules.terms import GROUPS as GROUPS
+from rules.terms import REGIONS as REGIONS
+from rules.terms import Anchor, Group, Kind, PeriodSource
+from rules.terms import Coverage as Coverage
+from rules.terms import Region as Region
 
 FIRST_YEAR = 2025  # 自2025年起: years before never count
-Region = Literal["xizang", "shanxi", "chongqing", "tianjin", "national"]
-REGIONS: tuple[Region, ...] = ("xizang", "shanxi", "chongqing", "tianjin", "national")
-Coverage = Literal["resident", "employee", "none"]
-Kind = Literal["resident", "employee"]
-Scheme = Literal["resident", "employee"]
+Scheme = Kind  # the insurance being paid for
 
 
 class CoverageDetail(BaseModel):
@@ -39,16 +42,6 @@ class CoverageDetail(BaseModel):
     paid_on: dt.date | None = None
     start: dt.date | None = Field(None, alias="from")
     until: dt.date | None = None
-GROUPS: tuple[Group, ...] = (
-    "newborn",
-    "infant",
-    "medical_aid",
-    "job_change",
-    "veteran",
-    "released",
-    "student",
-    "hardship",
-)
 
 
 class Profile(BaseModel):
@@ -217,7 +210,7 @@ class Waiting:
     variable_months: int
     repaired_months: int
     total_months: int
-    anchor: Literal["centralized", "payment_date", "birth"]
+    anchor: Anchor
     benefit_start: dt.date | None
     covered_until: dt.date | None = None
     no_cover_this_year: bool
@@ -225,7 +218,7 @@ class Waiting:
     # The payment: its centralized period (MM-DD/MM-DD, None when unknown), where that came
     # from, and whether the payment was in it (None: unknown, so both outcomes are given).
     period: str | None = None
-    period_source: Literal["input", "policy", "person", "none"] = "none"
+    period_source: PeriodSource = "none"
     in_period: bool | None = None
     # When in_period is unknown the answer is the later of the two starts; this is the other.
     alternative: Outcome | None = None
@@ -257,7 +250,7 @@ class Repair:
     options: list[RepairOption]
 
 
-@dataclass(slots=True, kw_only=True, frozen=True)
+@dataclass(slots=True, kw_only=True)
 class Cap:
     """The critical-illness insurance cap (大病保险最高支付限额) for the benefit year."""
 
@@ -281,7 +274,7 @@ class Cap:
     applies: bool = True  # False for employee insurance: this cap is resident insurance's
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CapYear:
     """The cap in a later year if the person keeps paying."""
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 # 64 KiB: a file setting every parameter of every policy, with dated values, is a few KiB.
 MAX_BYTES = 64 * 1024
@@ -46,7 +46,13 @@ def key_path(trail: Trail) -> str:
     return text
 
 
-def _refusal(mark: yaml.Mark | None, trail: Trail, why: str) -> OverridesFileError:
+class _Mark(Protocol):
+    """Where a node starts: PyYAML's pure-Python and C marks both have the line (from 0)."""
+
+    line: int
+
+
+def _refusal(mark: _Mark | None, trail: Trail, why: str) -> OverridesFileError:
     where = [f"line {mark.line + 1}"] if mark is not None else []
     if trail:
         where.append(key_path(trail))
@@ -67,7 +73,7 @@ class _OverridesLoader(yaml.SafeLoader):
         self._paths: dict[Node, Trail] = {}
 
     def compose_node(self, parent: Node | None, index: Node | int | None) -> Node:
-        event = self.peek_event()
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped stub
         is_key = parent is not None and index is None
         step: Step | None = None
         if isinstance(index, int):
@@ -83,7 +89,7 @@ class _OverridesLoader(yaml.SafeLoader):
                 trail,
                 f"an alias (*{event.anchor}) is not allowed here: write the value out",
             )
-        if event.anchor is not None:
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
             raise _refusal(
                 event.start_mark,
                 trail,
@@ -99,10 +105,13 @@ class _OverridesLoader(yaml.SafeLoader):
         if step is not None:
             self._trail.append(step)
         try:
-            node = super().compose_node(parent, index)
+            # PyYAML passes a mapping value's key node (a key: None) as `index`; its stubs say int.
+            node = super().compose_node(parent, index)  # type: ignore[arg-type]
         finally:
             if step is not None:
                 self._trail.pop()
+        if node is None:  # the stream ended where a node was due
+            raise _refusal(event.start_mark, trail, "a value is missing")
         self._paths[node] = trail
         return node
 
@@ -115,7 +124,7 @@ class _OverridesLoader(yaml.SafeLoader):
             # e.g. a date such as 2027-02-30
             raise _refusal(node.start_mark, self._paths.get(node, ()), str(error)) from None
 
-    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         trail = self._paths.get(node, ())
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:

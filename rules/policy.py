@@ -1,4 +1,9 @@
-"""Policy documents as data: dated parameter values, each with its clause and source."""
+"""Policy documents as data: dated parameter values, each with its clause and source.
+
+Every difference between regions lives here, in the policy files (rules/policies/*.yaml) and the
+models that validate them: parameter values, exempt groups, readings, side rules, and which aid
+policy applies (`Policy.aid_policy`). The rules read these fields; no rule names a region.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +30,7 @@ from pydantic import (
 )
 
 from rules.overrides import OverridesFileError, read_overrides
+from rules.terms import REGIONS, AidClass, AidPolicyId, Group, PolicyId
 
 POLICY_DIR = Path(__file__).parent / "policies"
 # Bumped when the engine's reading of the texts changes; the data's digest follows the files.
@@ -31,7 +38,6 @@ ENGINE_VERSION = "1"
 # The source recorded for a value a deployment sets (it is shown as the citation).
 DEPLOYMENT_SOURCE = "部署设置"
 
-PolicyId = Literal["xizang", "shanxi", "chongqing", "tianjin", "national", "xizang-aid"]
 # Bounds keep a deployment's values sane: no amount beyond 10 million yuan, no month count or
 # number of years beyond what any policy text uses, and dates within 2000-2100 (_sane_day).
 MAX_YUAN = 10_000_000
@@ -42,8 +48,9 @@ Years = Annotated[int, Field(ge=0, le=50)]
 _PERIOD = re.compile(r"^(\d\d)-(\d\d)/(\d\d)-(\d\d)$")
 
 
-def _real_period(period: str) -> str:
-    """`MM-DD/MM-DD` naming two real days (29 February allowed); raises ValueError."""
+def _period_days(period: str) -> tuple[int, int, int, int]:
+    """(month, day, month, day) of `MM-DD/MM-DD` naming two real days (29 February allowed);
+    raises ValueError."""
     match = _PERIOD.match(period)
     if not match:
         raise ValueError(f"{period!r} is not MM-DD/MM-DD")
@@ -55,6 +62,12 @@ def _real_period(period: str) -> str:
             raise ValueError(f"{period!r}: {month:02d}-{day:02d} is no day of the year") from None
     if (m1, d1) == (m2, d2):
         raise ValueError(f"{period!r}: the period starts and ends on the same day")
+    return m1, d1, m2, d2
+
+
+def _real_period(period: str) -> str:
+    """`MM-DD/MM-DD` naming two real days (29 February allowed); raises ValueError."""
+    _period_days(period)
     return period
 
 
@@ -117,9 +130,9 @@ PARAMETER_TYPES: dict[str, Any] = {
     "maternity.min_months": Months,
     "maternity.uninsured_spouse_share": Share,
     "aid.highest_tier_premium": Yuan,
-    "aid.premium_full_classes": list[Annotated[int, Field(ge=1, le=5)]],
+    "aid.premium_full_classes": list[AidClass],
     "aid.premium_own_share": Share,
-    "aid.ratio": dict[Annotated[int, Field(ge=1, le=5)], Share],
+    "aid.ratio": dict[AidClass, Share],
     "aid.limit_ordinary": Yuan,
     "aid.limit_major": Yuan,
     "aid.major_threshold_share": Share,
@@ -129,7 +142,7 @@ PARAMETER_TYPES: dict[str, Any] = {
     "aid.application_months": Months,
     "aid.tilt_deductible_cut": Share,
     "aid.tilt_ratio_points": Annotated[int, Field(ge=0, le=100)],
-    "aid.tilt_classes": list[Annotated[int, Field(ge=1, le=5)]],
+    "aid.tilt_classes": list[AidClass],
     "aid.tilt_until": Day,
     "aid.warning_formerly_poor_share": Share,
     "aid.warning_general_share": Share,
@@ -153,9 +166,13 @@ REQUIRED = frozenset(
     }
 )
 
-Group = Literal[
-    "newborn", "infant", "medical_aid", "job_change", "veteran", "released", "student", "hardship"
-]
+# Parameters that only make sense together: a text that gives one gives all (and a deployment's
+# override that adds one adds all), so the rule that reads them finds each.
+TOGETHER = (
+    ("flexible.wait_months", "flexible.gap_months"),
+    ("outpatient.rise", "outpatient.after_years"),
+)
+
 # How benefits begin for an exempt group.
 # payment: from the payment (1 January when paid in the centralized period); birth: from birth;
 # birth_to_next_year_end: from birth to 31 December of the year after it; birth_in_period_...:
@@ -238,13 +255,18 @@ class Reading(BaseModel):
 
 
 class SideRule(BaseModel):
-    """A regional rule answered on request: its clause and the parameters it uses."""
+    """A regional rule: its clause, the parameters it uses, and the groups it speaks to.
+
+    Most are answered on request (rules.side_rules); a few are said in every answer they bear
+    on (rules.regional). `groups`: the groups it is for (empty: everyone).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clause: str
     quote: str | None = None
     parameters: list[str] = []
+    groups: list[Group] = []
     interpretation: bool = False
     reason: str | None = None
 
@@ -273,6 +295,8 @@ class Policy(BaseModel):
     exempt_list_quote: str | None = None
     readings: dict[str, Reading] = {}
     side_rules: dict[str, SideRule] = {}
+    # The medical-aid policy (医疗救助) for this region's people, when one is encoded.
+    aid_policy: AidPolicyId | None = None
 
     @field_validator("parameters")
     @classmethod
@@ -283,11 +307,28 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
-        if self.id != "xizang-aid":
+        if self.enrolment:
             missing = sorted(REQUIRED - set(self.parameters))
             if missing:
                 raise ValueError(f"parameters: {', '.join(missing)} must be given")
+        elif self.aid_policy is not None:
+            raise ValueError("aid_policy: only a region's enrolment policy names an aid policy")
+        try:
+            check_together(set(self.parameters))
+        except ValueError as error:
+            raise ValueError(f"parameters: {error}") from None
         return self
+
+    @property
+    def enrolment(self) -> bool:
+        """Whether this is a region's enrolment policy (the others are aid policies)."""
+        return self.id in REGIONS
+
+    @property
+    def employee_waiting(self) -> bool:
+        """Whether the text gives waiting rules for employee insurance (flexible workers,
+        灵活就业人员参加职工医保): it sets `flexible.wait_months` (xizang 一(三))."""
+        return "flexible.wait_months" in self.parameters
 
     def get(self, name: str, day: dt.date) -> Any:
         """The value of parameter `name` on `day`; None where the document gives none."""
@@ -309,6 +350,15 @@ class Policy(BaseModel):
     def valid_on(self, day: dt.date) -> bool:
         """Whether the document is in force on `day`."""
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+def check_together(names: set[str]) -> None:
+    """Raise ValueError when `names` has some but not all of a set of TOGETHER parameters."""
+    for together in TOGETHER:
+        given = [name for name in together if name in names]
+        if given and len(given) < len(together):
+            missing = ", ".join(name for name in together if name not in names)
+            raise ValueError(f"{given[0]}: needs {missing} too")
 
 
 def check_value(name: str, values: list[DatedValue]) -> None:
@@ -407,6 +457,10 @@ def apply_overrides(policies: dict[str, Policy], path: Path) -> dict[str, Policy
                 if old
                 else Parameter(source=DEPLOYMENT_SOURCE, values=merged)
             )
+        try:
+            check_together(set(parameters))
+        except ValueError as error:
+            raise PolicyError(f"{path}: {policy_id}.{error}") from None
         result[policy_id] = policy.model_copy(update={"parameters": parameters})
     return result
 
@@ -429,9 +483,11 @@ class PolicySet(dict[str, Policy]):
         return cached
 
 
-def rules_version(policies: dict[str, Policy]) -> str:
+def rules_version(policies: Mapping[str, Policy]) -> str:
     """The version of a set of policies (see PolicySet.version)."""
-    return (policies if isinstance(policies, PolicySet) else PolicySet(policies)).version
+    if isinstance(policies, PolicySet):
+        return policies.version
+    return PolicySet(policies).version
 
 
 @cache
@@ -442,6 +498,9 @@ def _packaged() -> PolicySet:
         if policy.id != path.stem:
             raise PolicyError(f"{path}: id: {policy.id!r} does not match the file name")
         policies[policy.id] = policy
+    for policy in policies.values():
+        if policy.aid_policy is not None and policy.aid_policy not in policies:
+            raise PolicyError(f"{policy.id}: aid_policy: {policy.aid_policy!r} is not loaded")
     return policies
 
 
@@ -466,7 +525,7 @@ def period_bounds(period: str, benefit_year: int) -> tuple[dt.date, dt.date]:
     benefit year itself (Jiangxi's and Hubei's 10-15/02-28). Raises ValueError on a malformed
     period.
     """
-    m1, d1, m2, d2 = (int(x) for x in _PERIOD.match(_real_period(period)).groups())
+    m1, d1, m2, d2 = _period_days(period)
     year = benefit_year - 1
     end_year = year + 1 if (m2, d2) < (m1, d1) else year
     return _day_of(year, m1, d1), _day_of(end_year, m2, d2)

@@ -121,8 +121,10 @@ def answer_side_rules(questions: SideQuestions, policy: Policy, day: dt.date) ->
     if "premium_subsidy" in rules and (
         (q.sex and q.age is not None) or any(f is not None for f in subsidy_facts)
     ):
-        older = q.sex is not None and q.age is not None and q.age >= value(
-            "subsidy.age_women" if q.sex == "female" else "subsidy.age_men"
+        older = (
+            q.sex is not None
+            and q.age is not None
+            and q.age >= value("subsidy.age_women" if q.sex == "female" else "subsidy.age_men")
         )
         named = [
             name

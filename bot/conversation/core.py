@@ -119,9 +119,7 @@ def what_ifs(assessment: Assessment, answers: Answers) -> dict[str, bool]:
 
 def aid_policy(assessment: Assessment, turn: Turn) -> str | None:
     """The id of the medical-aid policy of the answer's region, if its texts give one."""
-    policy = turn.ctx.policies[assessment.region]
-    found: str | None = getattr(policy, "aid_policy", None)
-    return found or ("xizang-aid" if assessment.region == "xizang" else None)
+    return turn.ctx.policies[assessment.region].aid_policy
 
 
 class _Conversation:
@@ -630,7 +628,10 @@ class _Conversation:
                 "family_income": answers.get("aid_income"),
             }
         )
-        policy_id = self._aid_policy() or "xizang-aid"
+        policy_id = self._aid_policy()
+        if policy_id is None:  # the region's texts give no medical aid: back to the answer
+            self.show_result()
+            return
         result = assess_aid(aid, self.ctx.policies[policy_id], int(answers["benefit_year"]))
         self.data.update(mode="aid_result", q=None)
         self.show(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -9,7 +10,25 @@ from pathlib import Path
 
 import pytest
 
+from bot import assess as assess_cli
+from bot.assess import InputError, run_assess, to_json
+from rules import PolicySet, Profile, assess, load_policies
+
 YIBAO = Path(sys.executable).with_name("yibao")
+TODAY = dt.date(2026, 11, 23)
+# One of each kind of answer: breaks and a repair, an exemption, a payment outside an unknown
+# period, a newborn's funding, a draft, employee insurance, aid and side questions.
+MIXED = [
+    {"region": "xizang", "benefit_year": 2027, "coverage": {"2025": "none", "2026": "none"}},
+    {"region": "shanxi", "benefit_year": 2028, "repair_years": 2, "zero_claim_years": [2025]},
+    {"region": "xizang", "benefit_year": 2027, "group": "newborn", "birth_date": "2026-10-05"},
+    {"region": "chongqing", "benefit_year": 2027, "payment_date": "2027-02-01"},
+    {"region": "tianjin", "benefit_year": 2029, "group": "job_change", "left_on": "2028-06-30"},
+    {"region": "national", "benefit_year": 2026, "in_period": False},
+    {"region": "xizang", "benefit_year": 2027, "scheme": "employee", "payment_date": "2027-01-05"},
+    {"region": "xizang", "benefit_year": 2027, "aid": {"class": [3, 4], "self_paid": 20000}},
+    {"region": "xizang", "benefit_year": 2027, "side": {"fraud_amounts": [1000, 6000]}},
+]
 SPEC_KEYS = {
     "waiting": {
         "break_years",
@@ -138,3 +157,68 @@ def test_a_broken_override_file_is_named(tmp_path: Path) -> None:
     overrides.write_text("tianjin:\n  cap.base: many\n", encoding="utf-8")
     done = run('{"region": "tianjin", "benefit_year": 2027}', "--overrides", str(overrides))
     assert done.returncode == 2 and "cap.base" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans", "bo"])
+def test_the_output_is_what_the_json_module_writes(locale: str) -> None:
+    # Two spaces of indent, non-ASCII as it is; an array's items each as a single answer is.
+    policies = load_policies()
+    array = run_assess(json.dumps(MIXED), policies, TODAY, locale)
+    singles = [json.loads(run_assess(json.dumps(one), policies, TODAY, locale)) for one in MIXED]
+    assert array == json.dumps(singles, ensure_ascii=False, indent=2)
+    for one, single in zip(MIXED, singles, strict=True):
+        text = run_assess(json.dumps(one), policies, TODAY, locale)
+        assert text == json.dumps(single, ensure_ascii=False, indent=2)
+    assert run_assess("[]", policies, TODAY) == "[]"
+
+
+def test_to_json_is_the_printed_object() -> None:
+    policies = load_policies()
+    for given in MIXED[:7]:
+        profile = Profile.model_validate({**given, "today": TODAY.isoformat()})
+        printed = json.loads(run_assess(json.dumps(given), policies, TODAY))
+        assert to_json(assess(profile, policies), "en") == printed
+
+
+def test_kept_step_texts_are_the_texts_of_the_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Texts kept between answers (by step and by rule and values) give every answer exactly
+    # the text it would get alone, in each language.
+    policies = load_policies()
+    given = json.dumps(MIXED * 2)
+    kept = {loc: run_assess(given, policies, TODAY, loc) for loc in ("en", "zh_Hans", "bo")}
+    monkeypatch.setattr(assess_cli, "TEXT_CACHE_SIZE", 0)
+    assess_cli.clear_text_cache()
+    for locale, text in kept.items():
+        assert run_assess(given, policies, TODAY, locale) == text
+
+
+def test_employee_insurance_and_aid_are_answered_where_the_policy_encodes_them() -> None:
+    policies = load_policies()
+    employee = {"region": "shanxi", "benefit_year": 2027, "scheme": "employee"}
+    aid = {"region": "shanxi", "benefit_year": 2027, "aid": {"class": 1, "self_paid": 1000}}
+    with pytest.raises(InputError, match="employee-insurance waiting rules are encoded for xiz"):
+        run_assess(json.dumps(employee), policies, TODAY)
+    with pytest.raises(InputError, match="medical-aid rules are encoded for xizang only"):
+        run_assess(json.dumps(aid), policies, TODAY)
+    shanxi = policies["shanxi"]
+    changed = PolicySet(
+        {
+            **policies,
+            "shanxi": shanxi.model_copy(
+                update={
+                    "aid_policy": "xizang-aid",
+                    "parameters": {
+                        **shanxi.parameters,
+                        "flexible.wait_months": policies["xizang"].parameters[
+                            "flexible.wait_months"
+                        ],
+                        "flexible.gap_months": policies["xizang"].parameters["flexible.gap_months"],
+                    },
+                }
+            ),
+        }
+    )
+    answer = json.loads(run_assess(json.dumps(aid), changed, TODAY))
+    assert answer["aid"]["aid_class"] == 1 and answer["aid"]["aid"] == 1000
+    answer = json.loads(run_assess(json.dumps(employee), changed, TODAY))
+    assert answer["waiting"]["scheme"] == "employee" and answer["waiting"]["total_months"] == 3

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules import REGIONS, Profile, assess, load_policies
-from rules.engine import clear_cap_memo
+from rules.breaks import History
+from rules.cap_memo import clear_cap_memo
 from rules.models import GROUPS
 
 # Hundreds of generated profiles per invariant: seconds each. The hand-computed cases
@@ -78,6 +79,26 @@ def test_an_exemption_is_granted_only_when_every_condition_holds(profile: Profil
     if exemption is not None and exemption.missing:
         assert not waiting.exempt
         assert set(exemption.missing) <= set(waiting.missing)
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles(with_group=False))
+def test_break_years_are_the_uncovered_years_and_the_run_before_the_benefit_year(
+    profile: Profile,
+) -> None:
+    years = range(profile.first_year, profile.benefit_year)
+    every = [y for y in years if not profile.covered(y)]
+    run = []
+    year = profile.benefit_year - 1
+    while year >= profile.first_year and not profile.covered(year):
+        run.insert(0, year)
+        year -= 1
+    history = History(profile)
+    assert history.all_break_years == every and history.break_year_list == run
+    result = assess(profile, POLICIES)
+    assert result.cap.penalty_steps == len(every)
+    if profile.scheme == "resident" and not result.waiting.exempt:
+        assert result.waiting.break_year_list == run
 
 
 @settings(max_examples=400, deadline=None)
