@@ -15,7 +15,7 @@ import time
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.types import CallbackQuery, Message
-from surveys import SCRIPT, LocalSession, message, press, run_surveys  # this folder, on sys.path
+from surveys import LocalSession, message, press, run_surveys  # this folder, on sys.path
 
 from bot.app import create_dispatcher, create_storage
 from bot.settings import Settings
@@ -82,7 +82,7 @@ async def main(surveys: int) -> None:
         echo_rates.append(echo_rate)
         ratios.append(ours_rate / echo_rate)
 
-    print(f"updates fed: {fed * ROUNDS} ({per_round * ROUNDS} whole surveys of {len(SCRIPT)})")
+    print(f"updates fed: {fed * ROUNDS} (about; {per_round * ROUNDS} whole surveys, five regions)")
     print(f"yibao pipeline: median {statistics.median(ours_rates):,.0f} updates/s")
     print(f"bare aiogram echo: median {statistics.median(echo_rates):,.0f} updates/s")
     print(

@@ -176,6 +176,7 @@ async def scenario(
     rates: list[int],
     seconds: float,
     echo: bool = False,
+    redis_pid: int | None = None,
 ) -> int:
     print(name)
     async with FakeBotAPI() as fake:
@@ -196,13 +197,24 @@ async def scenario(
                         held = max(held, rate)
                 print(f"  highest offered rate with p99 < 100 ms: {held or 'none'}/s")
                 before = [cpu_seconds(p.pid) for p in processes]
+                server_before = cpu_seconds(redis_pid) if redis_pid else 0.0
                 count = int(max(rates) * seconds)
                 rate = await closed_loop(urls, count, 90_000_000)
                 used = sum(cpu_seconds(p.pid) for p in processes) - sum(before)
+                updates = count // 8 * 8
                 print(
                     f"  closed loop: {rate:,.0f} updates/s, "
-                    f"worker CPU {used / (count // 8 * 8) * 1000:.2f} ms per update"
+                    f"worker CPU {used / updates * 1000:.2f} ms per update"
                 )
+                if redis_pid:
+                    server = cpu_seconds(redis_pid) - server_before
+                    per_update = server / updates * 1000
+                    print(
+                        f"  redis-server CPU {per_update:.3f} ms per update: one Redis core "
+                        f"serves about {1000 / per_update:,.0f} updates/s; N workers with a "
+                        f"core each hold about N x {1000 / (used / updates * 1000):,.0f}/s "
+                        "up to that"
+                    )
                 return held
             finally:
                 for process in processes:
@@ -226,7 +238,14 @@ async def main(rates: list[int], seconds: float) -> None:
     )
     try:
         time.sleep(0.5)
-        await scenario("two workers, Redis", 2, f"redis://127.0.0.1:{port}/0", rates, seconds)
+        await scenario(
+            "two workers, Redis",
+            2,
+            f"redis://127.0.0.1:{port}/0",
+            rates,
+            seconds,
+            redis_pid=server.pid,
+        )
     finally:
         server.terminate()
 

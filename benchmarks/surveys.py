@@ -86,36 +86,44 @@ def press(user: int, data: str, message_id: int = 1) -> Update:
     )
 
 
-# A whole survey: /start, language, region, year, insurance, group, paid years (Done),
-# payment, repair, show result, why. Buttons by their position on the last keyboard.
-SCRIPT: list[tuple[str, Any]] = [
-    ("say", "/start"),
-    ("press", 0),
-    ("press", 0),
-    ("say", "2027"),
-    ("press", 2),
-    ("press", 0),
-    ("press", 2),
-    ("press", 0),
-    ("press", 0),
-    ("press", -2),
-    ("press", 0),
-]
+# A whole survey: /start, English, a region and a benefit year that change from one person to
+# the next (so that answers differ), then at each question its first option (Done for years),
+# the answer from the summary, and its reasons ("Why:"). Pressed by the buttons' data.
+MAX_STEPS = 25
+
+
+def _next_press(buttons: list[Any]) -> str:
+    """The data a scripted person presses on the last keyboard: Why? under an answer, the
+    answer under the summary, Done at years, else the first option."""
+    datas = [b.callback_data or "" for b in buttons]
+    for wanted in ("n:why:", "n:result:"):
+        if wanted in datas:
+            return wanted
+    done = [d for d in datas if d.startswith("n:done:")]
+    if done:
+        return done[0]
+    return next(d for d in datas if d.startswith(("p:", "l:")))
 
 
 async def run_surveys(
     dispatcher: Dispatcher, bot: Bot, session: LocalSession, surveys: int, first_user: int
 ) -> int:
-    """Feed `surveys` whole surveys; return the number of updates fed."""
+    """Feed `surveys` whole surveys, to the reasons; return the number of updates fed."""
     fed = 0
     for user in range(first_user, first_user + surveys):
-        for kind, value in SCRIPT:
-            if kind == "say":
-                update = message(user, value)
+        await dispatcher.feed_update(bot, message(user, "/start"))
+        fed += 1
+        for step in range(MAX_STEPS):
+            message_id, markup = session.keyboards[user]
+            buttons = [b for row in markup.inline_keyboard for b in row]
+            # The second keyboard is the regions'.
+            data = buttons[user % 5].callback_data or "" if step == 1 else _next_press(buttons)
+            if step == 2:  # the benefit year, typed
+                update = message(user, str(2026 + user % 2))
             else:
-                message_id, markup = session.keyboards[user]
-                buttons = [b for row in markup.inline_keyboard for b in row]
-                update = press(user, buttons[value].callback_data, message_id)
+                update = press(user, data, message_id)
             await dispatcher.feed_update(bot, update)
             fed += 1
+            if data == "n:why:":
+                break
     return fed

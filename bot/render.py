@@ -55,6 +55,9 @@ def listing(items: Any, locale: str, style: ListStyle = "standard") -> str:
     return format_list(texts, style=style, locale=_babel_locale(locale))
 
 
+STEP_LINES_KEPT = 16384
+
+
 @cache
 def environment(locale: str) -> Environment:
     """A Jinja2 environment with this locale's catalogue and formatters installed."""
@@ -81,6 +84,28 @@ def environment(locale: str) -> Environment:
         return catalogue.ngettext(singular, plural, num) % variables
 
     env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
+
+    def step_text(step: Any) -> str:
+        """A step's sentence (steps.j2 `step`, white space folded), as `yibao assess` keeps
+        them: the reasons of one answer repeat the sentences of thousands of others."""
+        from bot.assess import step_text as kept
+
+        return kept(step, locale)
+
+    lines: dict[tuple[Any, ...], str] = {}
+
+    def step_line(step: Any) -> str:
+        """A step as the reasons list it (steps.j2 `line`: the sentence, the clause, whose
+        reading), kept like the sentences (at most STEP_LINES_KEPT a language)."""
+        key = (step.rule, repr(step.params), step.cite, step.interpretation, step.source)
+        found = lines.get(key)
+        if found is None:
+            if len(lines) >= STEP_LINES_KEPT:
+                lines.clear()
+            found = lines[key] = render_macro("steps.j2", "line", locale, step)
+        return found
+
+    env.globals.update(step_text=step_text, step_line=step_line)
     babel_locale = _babel_locale(locale)
 
     # Babel formats an amount or a date in tens of microseconds, and an answer shows dozens of
