@@ -96,12 +96,10 @@ def _next_press(buttons: list[Any]) -> str:
     """The data a scripted person presses on the last keyboard: Why? under an answer, the
     answer under the summary, Done at years, else the first option."""
     datas = [b.callback_data or "" for b in buttons]
-    for wanted in ("n:why:", "n:result:"):
-        if wanted in datas:
-            return wanted
-    done = [d for d in datas if d.startswith("n:done:")]
-    if done:
-        return done[0]
+    for action in ("why", "result", "done"):  # `n:<action>` and, before 2026-11-29, no more
+        found = [d for d in datas if d.split(":")[:2] == ["n", action]]
+        if found:
+            return found[0]
     return next(d for d in datas if d.startswith(("p:", "l:")))
 
 
@@ -124,6 +122,6 @@ async def run_surveys(
                 update = press(user, data, message_id)
             await dispatcher.feed_update(bot, update)
             fed += 1
-            if data == "n:why:":
+            if data.startswith("n:why"):
                 break
     return fed
