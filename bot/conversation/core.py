@@ -313,7 +313,7 @@ class _Conversation:
             self.data["await_language"] = False
             self.start_survey()
         elif not self.show_current():
-            self.show(screens.text(locale, "no_survey"))
+            self.show(screens.with_restart(locale, "no_survey"))
 
     def on_remind(self, kind: str) -> None:
         """Opt in to a reminder the current answer offers."""
@@ -389,7 +389,7 @@ class _Conversation:
     def on_forget(self, args: str) -> None:
         self.data = {}
         self.effects.append(Forget())
-        self.show(screens.text(self.locale, "forgotten"))
+        self.show(screens.with_restart(self.locale, "forgotten"))
 
     # -- the survey ---------------------------------------------------------------------------
 
@@ -502,7 +502,7 @@ class _Conversation:
         data = self.data
         current = BY_ID.get(data.get("q") or "")
         if not self._has_screen():
-            self.show(screens.text(self.locale, "no_survey"))
+            self.show(screens.with_restart(self.locale, "no_survey"))
         elif data.get("await_language"):  # the first question of all: the language
             self.show(screens.languages(self.locale))
         elif current is not None:

@@ -48,6 +48,12 @@ def text(locale: str, id_: str) -> Screen:
     return Screen(render_macro("messages.j2", "text", locale, id_))
 
 
+def with_restart(locale: str, id_: str) -> Screen:
+    """A message of messages.j2 `text` with one button to begin the questions: where a channel
+    has no command line (the web page), the way on."""
+    return Screen(render_macro("messages.j2", "text", locale, id_), ((nav(locale, "restart"),),))
+
+
 def question(
     q: Question,
     answers: Answers,
