@@ -200,7 +200,8 @@ def explain_cap(ctx: Context, cap: Cap) -> None:
     profile, history = ctx.profile, ctx.history
     step = cap.step
     ctx.shared(_base)
-    # "满4年 ... 之后每连续参保缴费1年": that the first rise comes in 2029 is our reading.
+    # "满4年 ... 之后每连续参保缴费1年": that the first rise comes `after` years after the first
+    # year that counts (2025, or a baby's year after birth) is our reading.
     cited(
         "cap.continuity",
         "cap.continuity_after_years",
@@ -208,6 +209,7 @@ def explain_cap(ctx: Context, cap: Cap) -> None:
             "steps": cap.continuity_steps,
             "amount": cap.continuity,
             "after_years": c.after,
+            "counted_from": history.first,
             "step": step,
         },
         interpretation=True,
