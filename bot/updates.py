@@ -31,7 +31,8 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.types.update import UpdateTypeLookupError
 
-from bot.i18n import available, client_locale
+from bot.conversation import locale_of
+from bot.i18n import client_locale
 from bot.logs import where
 from bot.storage.conversations import Conversations, StoreUnavailable
 
@@ -109,7 +110,8 @@ class Dispatcher(aiogram.Dispatcher):
 class ConversationMiddleware(BaseMiddleware):
     """An update outer middleware, after aiogram's user context: claims each update once, and for
     a person's message or press in their private chat holds their conversation (isolated, read
-    once: bot/storage/conversations.py) as `conversation`, with `locale` their language."""
+    once: bot/storage/conversations.py) as `conversation`, with `locale` their language and
+    `client_locale` the client's (what the language is until they choose one)."""
 
     def __init__(self, conversations: Conversations, default_locale: str) -> None:
         self.conversations = conversations
@@ -126,7 +128,8 @@ class ConversationMiddleware(BaseMiddleware):
         bot: Bot = data["bot"]
         data["fsm_storage"] = self.conversations.storage
         user: User | None = data.get("event_from_user")
-        data["locale"] = client_locale(user.language_code if user else None, self.default_locale)
+        guess = client_locale(user.language_code if user else None, self.default_locale)
+        data["locale"] = data["client_locale"] = guess
         key = _person(event, bot, data)
         if key is None:
             if not await self.conversations.claim(bot.id, event.update_id):
@@ -138,9 +141,7 @@ class ConversationMiddleware(BaseMiddleware):
                 log.info("update %d was handled before: redelivery ignored", event.update_id)
                 return UNHANDLED
             data["conversation"] = held
-            chosen = held.state.get("locale")
-            if chosen:
-                data["locale"] = chosen if chosen in available() else self.default_locale
+            data["locale"] = locale_of(held.state, guess)
             return await handler(event, data)
 
 

@@ -86,10 +86,11 @@ def step(state: State, event: Event, turn: Turn) -> Outcome:
     return Outcome(conversation.data, conversation.screens, conversation.effects)
 
 
-def locale_of(state: State, turn: Turn) -> str:
-    """The language to answer in: the one chosen, else the channel's guess."""
+def locale_of(state: State, client_locale: str) -> str:
+    """The language to answer in: the one chosen (kept in `state`), else `client_locale`, the
+    channel's guess (bot.i18n.client_locale)."""
     chosen = state.get("locale")
-    return chosen if chosen in available() else turn.client_locale
+    return chosen if chosen in available() else client_locale
 
 
 def what_if_answers(kind: str, answers: Answers) -> Answers | None:
@@ -129,7 +130,7 @@ class _Conversation:
         self.data: State = dict(state)
         self.turn = turn
         self.ctx = turn.ctx
-        self.locale = locale_of(state, turn)
+        self.locale = locale_of(state, turn.client_locale)
         self.screens: list[Screen] = []
         self.effects: list[Any] = []
 

@@ -33,7 +33,6 @@ from bot.conversation import (
     step,
 )
 from bot.handlers.chats import PrivateChat
-from bot.i18n import client_locale
 from bot.keyboards import markup
 from bot.settings import Settings
 from bot.storage import forget_user
@@ -61,11 +60,10 @@ def event_of(message: Message) -> Event:
 class Adapter:
     """Runs one event of one person through the core and shows the outcome on Telegram."""
 
-    def __init__(self, bot: Bot, chat_id: int, user_id: int, locale: str) -> None:
+    def __init__(self, bot: Bot, chat_id: int, user_id: int) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.user_id = user_id
-        self.locale = locale
 
     async def run(
         self,
@@ -78,12 +76,10 @@ class Adapter:
         whose button was pressed, when it can still be edited."""
         policies: PolicySet = data["policies"]
         settings: Settings | None = data.get("settings")
-        user = data.get("event_from_user")
-        default = settings.default_locale if settings else "en"
         turn = Turn(
             ctx=context(policies, settings),
             person=str(self.chat_id),
-            client_locale=client_locale(user.language_code if user else None, default),
+            client_locale=data["client_locale"],  # ConversationMiddleware's
             volunteer_allowed=settings is not None and self.user_id in settings.volunteer_ids,
             card_keys=keyring(settings),
         )
@@ -140,23 +136,19 @@ def create_router() -> Router:
     router.callback_query.filter(PrivateChat())
 
     @router.callback_query()
-    async def on_press(
-        query: CallbackQuery, bot: Bot, conversation: Held, locale: str, **data: Any
-    ) -> None:
+    async def on_press(query: CallbackQuery, bot: Bot, conversation: Held, **data: Any) -> None:
         await query.answer()
         message = query.message
         assert message is not None  # PrivateChat: a press in a private chat has its message
         pressed = message if isinstance(message, Message) else None
-        adapter = Adapter(bot, message.chat.id, query.from_user.id, locale)
+        adapter = Adapter(bot, message.chat.id, query.from_user.id)
         event = Press(query.data or "", detached=pressed is None)
         await adapter.run(event, conversation, data, pressed)
 
     @router.message()
-    async def on_message(
-        message: Message, bot: Bot, conversation: Held, locale: str, **data: Any
-    ) -> None:
+    async def on_message(message: Message, bot: Bot, conversation: Held, **data: Any) -> None:
         user_id = message.from_user.id if message.from_user else message.chat.id
-        adapter = Adapter(bot, message.chat.id, user_id, locale)
+        adapter = Adapter(bot, message.chat.id, user_id)
         await adapter.run(event_of(message), conversation, data)
 
     return router

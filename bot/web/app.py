@@ -261,7 +261,7 @@ class WebChannel:
         done = await self._step(request, session, event, Sessions.any_update_id(), volunteer)
         assert done is not None  # a fresh update id is never claimed before
         outcome, turn, session = done
-        locale = locale_of(outcome.state, turn)
+        locale = locale_of(outcome.state, turn.client_locale)
         return self._respond(
             session,
             locale,
@@ -293,7 +293,7 @@ class WebChannel:
         if done is None:
             return await self._show(request, notice="repeated")
         outcome, turn, session = done
-        return self._respond(session, locale_of(outcome.state, turn), outcome)
+        return self._respond(session, locale_of(outcome.state, turn.client_locale), outcome)
 
     async def volunteer(self, request: web.Request) -> web.Response:
         """`/volunteer`: the desk's token, then the bot's /volunteer."""
@@ -324,7 +324,7 @@ class WebChannel:
         if done is None:
             return await self._show(request, notice="repeated")
         outcome, turn, session = done
-        response = self._respond(session, locale_of(outcome.state, turn), outcome)
+        response = self._respond(session, locale_of(outcome.state, turn.client_locale), outcome)
         response.set_cookie(
             VOLUNTEER_COOKIE,
             self.sessions.volunteer_pass(token),
@@ -341,7 +341,7 @@ class WebChannel:
         without holding the conversation, else the browser's."""
         person = self.sessions.person(session)
         state = await self.storage.get_data(self._key(person))
-        return locale_of(state, self._turn(request, person, volunteer=False))
+        return locale_of(state, self._client_locale(request))
 
     def bare(self, request: web.Request, notice: str, status: int) -> web.Response:
         """A page with only a notice (and the way to the questions): no session, no store."""
