@@ -27,7 +27,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.exceptions import RedisError
 
-from bot.storage.updates import KEEP_SECONDS, UpdateLedger, claim_key, create_update_ledger
+from bot.storage.updates import KEEP_SECONDS, claim_key, create_update_ledger
 
 State = dict[str, Any]
 LOCK_MS = 60_000  # a lock outlives the 45 s an update may take, and no more
@@ -72,11 +72,14 @@ class Conversations(ABC):
 
     def __init__(self, storage: BaseStorage) -> None:
         self.storage = storage
+        self.ledger = create_update_ledger(storage)
 
-    @abstractmethod
     async def claim(self, bot_id: int, update_id: int) -> bool:
         """True the first time an update is claimed (an update that holds no conversation: a
-        group's, a member change); False for a redelivery. Raises the store's error."""
+        group's, a member change); False for a redelivery. StoreUnavailable when the store
+        cannot tell."""
+        async with _reaching("claim"):
+            return await self.ledger.claim(bot_id, update_id)
 
     @abstractmethod
     def hold(self, bot_id: int, update_id: int, key: StorageKey) -> Any:
@@ -110,14 +113,9 @@ class _Locks:
 class LocalConversations(Conversations):
     """Memory or SQLite: one process owns the store, so an asyncio lock isolates a person."""
 
-    def __init__(self, storage: BaseStorage, ledger: UpdateLedger | None = None) -> None:
+    def __init__(self, storage: BaseStorage) -> None:
         super().__init__(storage)
-        self.ledger = ledger or create_update_ledger(storage)
         self.locks = _Locks()
-
-    async def claim(self, bot_id: int, update_id: int) -> bool:
-        async with _reaching("claim"):
-            return await self.ledger.claim(bot_id, update_id)
 
     @asynccontextmanager
     async def hold(
@@ -146,9 +144,6 @@ class RedisConversations(Conversations):
         super().__init__(storage)
         self.redis = storage.redis
         self.lock_ms = lock_ms
-
-    async def claim(self, bot_id: int, update_id: int) -> bool:
-        return bool(await self.redis.set(claim_key(bot_id, update_id), 1, nx=True, ex=KEEP_SECONDS))
 
     def _load(self, raw: bytes | str | None) -> State:
         if raw is None:
