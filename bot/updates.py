@@ -60,8 +60,23 @@ class Dispatcher(aiogram.Dispatcher):
     def __init__(self, *, budget: float = HANDLING_BUDGET, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.budget = budget
+        self.in_progress: set[asyncio.Task[Any]] = set()  # the tasks handling an update
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (up to `timeout` s) for the updates still being handled, so that they can
+        answer and save their state before the storage and session close."""
+        tasks = self.in_progress - {asyncio.current_task()}
+        if tasks:
+            log.info("waiting for %d update(s) in progress", len(tasks))
+            await asyncio.wait(tasks, timeout=timeout)
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        if task is not None and task not in self.in_progress:
+            # Until the task ends, not this call: polling's task still sends a method a handler
+            # returned after feed_update is done.
+            self.in_progress.add(task)
+            task.add_done_callback(self.in_progress.discard)
         try:
             kind = update.event_type
         except UpdateTypeLookupError:
