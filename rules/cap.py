@@ -200,8 +200,9 @@ def explain_cap(ctx: Context, cap: Cap) -> None:
     profile, history = ctx.profile, ctx.history
     step = cap.step
     ctx.shared(_base)
-    # "满4年 ... 之后每连续参保缴费1年": that the first rise comes `after` years after the first
-    # year that counts (2025, or a baby's year after birth) is our reading.
+    # "满4年 ... 之后每连续参保缴费1年": that the first rise comes `after` years after the
+    # current run began (2025, a baby's year after birth, or the year after the last break) is
+    # our reading.
     cited(
         "cap.continuity",
         "cap.continuity_after_years",
@@ -209,7 +210,10 @@ def explain_cap(ctx: Context, cap: Cap) -> None:
             "steps": cap.continuity_steps,
             "amount": cap.continuity,
             "after_years": c.after,
-            "counted_from": history.first,
+            # The current run's first year: after the last break, else the first that counts.
+            "counted_from": history.all_break_years[-1] + 1
+            if history.all_break_years
+            else history.first,
             "step": step,
         },
         interpretation=True,

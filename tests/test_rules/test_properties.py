@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.render import render_macro
 from rules import REGIONS, Profile, assess, load_policies
 from rules.breaks import History
 from rules.cap_memo import clear_cap_memo
@@ -220,3 +221,42 @@ def test_a_ledger_answer_has_the_figures_of_the_explained_one(profile: Profile) 
     assert explained == assess(profile, POLICIES)  # the kept results carry their steps
     assert quiet.steps == [] and explained.steps
     assert dataclasses.replace(explained, steps=[]) == quiet
+
+
+@pytest.mark.parametrize(
+    ("region", "coverage", "birth", "counted_from", "earliest"),
+    [
+        # Covered since 2025: "满4年" of 2025-2028, so a rise in 2029 at the earliest.
+        ("xizang", {2025: "resident", 2026: "resident"}, None, 2025, 2029),
+        # 2025 missed: a break restarts the count, from 2026, so 2030.
+        ("xizang", {2025: "none", 2026: "resident"}, None, 2026, 2030),
+        ("shanxi", {2025: "none", 2026: "resident"}, None, 2026, 2030),
+        # A baby born in 2026 counts from 2027 (出生当年不缴费), so 2031.
+        ("tianjin", {}, dt.date(2026, 10, 3), 2027, 2031),
+    ],
+)
+def test_no_continuity_rise_yet_names_this_persons_earliest_year(
+    region: str,
+    coverage: dict[int, str],
+    birth: dt.date | None,
+    counted_from: int,
+    earliest: int,
+) -> None:
+    """The step says from which year this person's continuous years count and the earliest
+    year of a rise (it said 2025 and 2029 to everyone, contradicting a baby's projection)."""
+    profile = Profile.model_validate(
+        {
+            "region": region,
+            "benefit_year": 2027,
+            "coverage": coverage,
+            "birth_date": birth,
+            "group": "newborn" if birth else None,
+            "today": dt.date(2026, 11, 23),
+        }
+    )
+    step = next(s for s in assess(profile).steps if s.rule == "cap.continuity")
+    assert step.params["steps"] == 0
+    assert step.params["counted_from"] == counted_from
+    assert step.params["counted_from"] + step.params["after_years"] == earliest
+    text = " ".join(render_macro("steps.j2", "step", "en", step).split())
+    assert f"counted from {counted_from}, so in {earliest} at the earliest" in text
