@@ -212,6 +212,10 @@ async def test_help_about_and_forget(person: Person) -> None:
     forgotten = await person.say("/forget")
     assert "erased" in forgotten.text
     assert not any(record.data or record.state for record in storage.storage.values())
+    # The way on is a button (a web page has no command line to type /start in).
+    assert person.buttons() == ["Start over"]
+    again = await person.press("Start over")
+    assert "Where are you insured" in again.text
 
 
 def test_stored_answers_are_checked_by_pydantic() -> None:

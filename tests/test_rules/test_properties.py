@@ -260,3 +260,29 @@ def test_no_continuity_rise_yet_names_this_persons_earliest_year(
     assert step.params["counted_from"] + step.params["after_years"] == earliest
     text = " ".join(render_macro("steps.j2", "step", "en", step).split())
     assert f"counted from {counted_from}, so in {earliest} at the earliest" in text
+
+
+@pytest.mark.parametrize(
+    ("coverage", "earlier"),
+    [
+        ({2025: "none", 2026: "resident"}, "2025"),
+        ({2025: "none", 2026: "none", 2027: "resident"}, "2025 and 2026"),
+    ],
+)
+def test_a_break_before_last_year_is_not_called_covered(
+    coverage: dict[int, str], earlier: str
+) -> None:
+    """Only the year before the benefit year was covered: the reasons name the earlier break
+    years, and never say that every year from 2025 on was covered."""
+    profile = Profile.model_validate(
+        {
+            "region": "xizang",
+            "benefit_year": max(coverage) + 1,
+            "coverage": coverage,
+            "today": dt.date(2026, 11, 23),
+        }
+    )
+    step = next(s for s in assess(profile).steps if s.rule == "breaks.counted")
+    text = " ".join(render_macro("steps.j2", "step", "en", step).split())
+    assert "every year from 2025" not in text
+    assert f"the year before it was covered (the break years, {earlier}, came earlier)" in text
