@@ -425,15 +425,29 @@ class RedisCampaignStore(CampaignStore):
     def _queue(self) -> str:
         return f"{self.prefix}reminders"
 
+    def _key(self, kind: str, day: dt.date | str) -> str:
+        """A day's key: `seen` (its count tags) or `stats` (its counters)."""
+        return f"{self.prefix}{kind}:{day if isinstance(day, str) else day.isoformat()}"
+
+    @property
+    def _days(self) -> str:
+        return f"{self.prefix}stats:days"
+
+    @staticmethod
+    def _fields(region: str, locale: str, outcomes: list[str]) -> dict[str, int]:
+        """The counter fields an answer adds to (`region|locale|outcome` -> how many);
+        ValueError for anything but known codes."""
+        _check_counter(region, locale, outcomes)
+        return {f"{region}|{locale}|{outcome}": n for outcome, n in Counter(outcomes).items()}
+
     async def record_answer(
         self, day: dt.date, region: str, locale: str, outcomes: list[str]
     ) -> None:
-        _check_counter(region, locale, outcomes)
-        counters = f"{self.prefix}stats:{day.isoformat()}"
+        fields = self._fields(region, locale, outcomes)
         async with self.redis.pipeline(transaction=True) as pipe:
-            for outcome, n in Counter(outcomes).items():
-                pipe.hincrby(counters, f"{region}|{locale}|{outcome}", n)
-            pipe.zadd(f"{self.prefix}stats:days", {day.isoformat(): day.toordinal()})
+            for field, n in fields.items():
+                pipe.hincrby(self._key("stats", day), field, n)
+            pipe.zadd(self._days, {day.isoformat(): day.toordinal()})
             await pipe.execute()
 
     async def count_answer(
@@ -441,19 +455,11 @@ class RedisCampaignStore(CampaignStore):
     ) -> bool:
         # One round trip (a webhook update's budget is four): the day's tag and, when it is
         # new, the counters, in one script. EVAL, not EVALSHA: a first call would cost three.
-        _check_counter(region, locale, outcomes)
-        fields = [
-            part
-            for outcome, n in Counter(outcomes).items()
-            for part in (f"{region}|{locale}|{outcome}", n)
-        ]
-        keys = [
-            f"{self.prefix}seen:{day.isoformat()}",
-            f"{self.prefix}stats:{day.isoformat()}",
-            f"{self.prefix}stats:days",
-        ]
+        fields = self._fields(region, locale, outcomes)
+        keys = [self._key("seen", day), self._key("stats", day), self._days]
         tag = self.tag(person, day)
-        args = [tag, SEEN_SECONDS, day.isoformat(), day.toordinal(), *fields]
+        pairs = [part for field, n in fields.items() for part in (field, n)]
+        args = [tag, SEEN_SECONDS, day.isoformat(), day.toordinal(), *pairs]
         added = await self.redis.eval(_COUNT_ANSWER, len(keys), *keys, *args)  # type: ignore[misc]
         return bool(added)
 
@@ -461,12 +467,12 @@ class RedisCampaignStore(CampaignStore):
         days = [
             _text(day)
             for day in await self.redis.zrangebyscore(
-                f"{self.prefix}stats:days", since.toordinal(), until.toordinal()
+                self._days, since.toordinal(), until.toordinal()
             )
         ]
         async with self.redis.pipeline(transaction=False) as pipe:
             for day in days:
-                pipe.hgetall(f"{self.prefix}stats:{day}")
+                pipe.hgetall(self._key("stats", day))
             hashes = await pipe.execute()
         rows = []
         for day, counters in zip(days, hashes, strict=True):
@@ -534,7 +540,7 @@ class RedisCampaignStore(CampaignStore):
         )
 
     async def _add_tag(self, day: dt.date, tag: str) -> bool:
-        key = f"{self.prefix}seen:{day.isoformat()}"
+        key = self._key("seen", day)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(key, tag)
             pipe.expire(key, SEEN_SECONDS)
