@@ -1,15 +1,24 @@
 """A store that cannot answer: the claim (with or without a conversation) says so as
-StoreUnavailable, which the webhook answers with 500 so that Telegram brings the update back."""
+StoreUnavailable, which the webhook answers with 500 so that Telegram brings the update back.
+On Redis, the conversations' own connections never hand one person another's reply, and close
+with the store."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from redis.exceptions import ResponseError
 
-from bot.storage.conversations import StoreUnavailable, create_conversations
+from bot.storage.conversations import (
+    RedisConversations,
+    StoreUnavailable,
+    create_conversations,
+)
 
 
 def _closed_port() -> int:
@@ -32,3 +41,49 @@ async def test_an_unreachable_redis_makes_every_claim_unavailable() -> None:
                 pass
     finally:
         await storage.close()
+
+
+async def _clients(redis_client: Any) -> int:
+    return len(await redis_client.client_list())
+
+
+async def test_an_error_reply_mid_round_trip_leaves_nothing_for_the_next_person(
+    redis_url: str, redis_client: Any
+) -> None:
+    """The conversation's round trips share connections: a reply left unread after an error
+    would be read as the next person's conversation."""
+    storage = RedisStorage.from_url(redis_url)
+    conversations = create_conversations(storage)
+    assert isinstance(conversations, RedisConversations)
+    first, second = (StorageKey(bot_id=42, chat_id=n, user_id=n) for n in (71, 72))
+    await storage.set_data(first, {"who": "first"})
+    await storage.set_data(second, {"who": "second"})
+    await redis_client.set("not-a-number", "x")
+    try:
+        first_key = storage.key_builder.build(first, "data")
+        with pytest.raises(ResponseError):  # INCR fails; GET's reply is still on the wire
+            await conversations.wire.send(("INCR", "not-a-number"), ("GET", first_key))
+        async with conversations.hold(42, 901, second) as held:
+            assert held is not None
+            assert held.state == {"who": "second"}
+    finally:
+        await storage.close()
+
+
+async def test_closing_the_store_closes_the_conversations_connections(
+    redis_url: str, redis_client: Any
+) -> None:
+    before = await _clients(redis_client)
+    storage = RedisStorage.from_url(redis_url)
+    conversations = create_conversations(storage)
+    key = StorageKey(bot_id=42, chat_id=73, user_id=73)
+    async with conversations.hold(42, 902, key) as held:
+        assert held is not None
+        await held.save({"step": 1})
+    assert await _clients(redis_client) > before
+    await storage.close()
+    for _ in range(100):  # the server notices a closed connection a moment later
+        if await _clients(redis_client) == before:
+            break
+        await asyncio.sleep(0.01)
+    assert await _clients(redis_client) == before
