@@ -84,6 +84,10 @@ def explain_breaks(ctx: Context, break_year_list: list[int]) -> None:
             "years": break_year_list,
             "all_break_years": every,
             "ignored_before_2025": ctx.history.before_2025,
+            # the first year that can count (2025, or a baby's year after birth); none counts
+            # when it is the benefit year itself
+            "counted_from": ctx.history.first,
+            "years_counted": max(0, profile.benefit_year - ctx.history.first),
         },
         flag=bool(break_year_list) and every != break_year_list,
     )

@@ -62,7 +62,8 @@ class PolicyDay:
 
     def ref(self, parameter: str) -> Ref:
         """(cite, interpretation, since, checked, source) of a parameter's value on this day;
-        `source` only for a reading (an interpretation), which names who reads it so."""
+        `source` only for an official reading (an interpretation an official body made), which
+        names who reads it so; our own readings have none."""
         found = self.refs.get(parameter)
         if found is None:
             policy = self.policy
@@ -76,7 +77,7 @@ class PolicyDay:
                 (value.checked if value else None)
                 or (spec.checked if spec else None)
                 or policy.checked,
-                spec.source if spec and reading else None,
+                spec.source if spec and reading and spec.official else None,
             )
         return found
 
@@ -89,7 +90,8 @@ class PolicyDay:
 
     def reading(self, rule: str, reading: str) -> tuple[str, bool, str | None]:
         """(cite, found, source) of one of the policy's readings (where the text is silent),
-        for a step of `rule`; the rule's own citation when the reading names no clause."""
+        for a step of `rule`; the rule's own citation when the reading names no clause; `source`
+        only when the reading is an official body's."""
         key = (rule, reading)
         found = self.readings.get(key)
         if found is None:
@@ -98,7 +100,7 @@ class PolicyDay:
             found = self.readings[key] = (
                 cite or self.cite(rule),
                 given is not None,
-                given.source if given else None,
+                given.source if given and given.official else None,
             )
         return found
 

@@ -211,9 +211,18 @@ class Parameter(BaseModel):
     source: str | None = None
     checked: dt.date | None = None
     interpretation: bool = False
+    # For an interpretation: the reading is an official body's (`source` names who, when, where),
+    # not ours. Only then does an answer call it "an official reading".
+    official: bool = False
     quote: str | None = None  # the exact words of the text (whitespace aside) this value encodes
     reason: str | None = None  # for an interpretation: why we read the text this way
     values: list[DatedValue]
+
+    @model_validator(mode="after")
+    def _official_has_source(self) -> Parameter:
+        if self.official and not (self.interpretation and self.source):
+            raise ValueError("official: only an interpretation with a source is an official one")
+        return self
 
     def at(self, day: dt.date) -> DatedValue | None:
         """The value in force on `day`, if any."""
@@ -252,6 +261,12 @@ class Reading(BaseModel):
     reason: str
     source: str | None = None  # an official public source (publisher, date, title), if any
     official: bool = False  # the reading is an official body's, not ours
+
+    @model_validator(mode="after")
+    def _official_has_source(self) -> Reading:
+        if self.official and not self.source:
+            raise ValueError("official: an official reading names its source")
+        return self
 
 
 class SideRule(BaseModel):

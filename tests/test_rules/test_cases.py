@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.assess import run_assess
-from rules import load_policies
+from bot.assess import parse_profile, run_assess
+from bot.render import render_macro
+from rules import assess, load_policies
 
 CASES = Path(__file__).parent / "cases"
 # Every clause rules.md asks the core to answer, each exercised by at least one case.
@@ -151,3 +152,59 @@ def test_a_kept_reward_is_flagged_as_an_official_reading_with_its_source(policie
     assert result["cap"]["continuity_kept_steps"] == 2
     restarts = next(s for s in result["steps"] if s["rule"] == "cap.continuity_restarts")
     assert restarts["interpretation"] is False  # 连续参保缴费年数重新计算 is the text's own
+
+
+# Official bodies whose published readings the rules follow where a text is silent (rules.md:
+# "follow the reading, cite it (who, when, where)"). Written out here, not read from the data.
+OFFICIAL_READERS = (
+    "国家医疗保障局，国务院政策例行吹风会（2024年8月1日）",
+    "西藏自治区医疗保障局新闻发布会（2025年11月12日）",
+    "阜新市医疗保障局",
+    "中共中央 国务院关于实现巩固拓展脱贫攻坚成果同乡村振兴有效衔接的意见（2020年12月16日）",
+)
+# The documents the rules read: a reading of one of them is ours, never "official" on its own
+# word (the national guideline's silence was once cited as an official reading of itself).
+READ_DOCUMENTS = ("国办发〔2024〕38号", "藏医保发", "晋医保发", "渝医保发", "津医保发")
+
+
+def test_only_an_official_bodys_reading_carries_a_source(policies) -> None:
+    """Every case's steps: a step with a source is flagged, and its source is an official
+    body's published reading, not the document the rules are reading."""
+    sources: set[str] = set()
+    for param in _cases():
+        _, defaults, case = param.values
+        given = _plain({**defaults, **case["input"]})
+        result = json.loads(run_assess(json.dumps(given), policies, dt.date(2026, 11, 23)))
+        for step in [*result["steps"], *result.get("aid", {}).get("steps", [])]:
+            source = step.get("source")
+            if not source:
+                continue
+            sources.add(source)
+            assert step["interpretation"] is True, step
+            assert source.startswith(OFFICIAL_READERS), step
+            assert not any(document in source for document in READ_DOCUMENTS), step
+    assert len(sources) >= 3  # the national briefing, Xizang's bureau, Fuxin's example at least
+
+
+def test_the_guidelines_silence_on_a_newborns_age_is_our_reading_not_an_official_one(
+    policies,
+) -> None:
+    """national: the guideline exempts newborns without an age; the 90 days are ours."""
+    given = {
+        "region": "national",
+        "benefit_year": 2027,
+        "group": "newborn",
+        "birth_date": "2026-12-01",
+        "payment_date": "2026-12-20",
+    }
+    result = json.loads(run_assess(json.dumps(given), policies, dt.date(2026, 11, 23)))
+    exempt = next(s for s in result["steps"] if s["rule"] == "waiting.exempt")
+    assert "within 90 days of birth" in exempt["text"]
+    assert exempt["interpretation"] is True  # flagged: the 90 days are not the guideline's
+    assert exempt.get("source") is None  # and not called anyone else's reading either
+    # The reasons' line for it (the sentence, the clause, whose reading it is).
+    profile = parse_profile(given, dt.date(2026, 11, 23))
+    step = next(s for s in assess(profile, policies).steps if s.rule == "waiting.exempt")
+    line = render_macro("steps.j2", "line", "en", step)
+    assert "our reading; the text is silent" in line
+    assert "official reading" not in line

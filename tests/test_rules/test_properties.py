@@ -286,3 +286,45 @@ def test_a_break_before_last_year_is_not_called_covered(
     text = " ".join(render_macro("steps.j2", "step", "en", step).split())
     assert "every year from 2025" not in text
     assert f"the year before it was covered (the break years, {earlier}, came earlier)" in text
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "benefit_year", "coverage", "said"),
+    [
+        # born in December 2026: the first year that counts is 2027, the benefit year itself
+        (
+            "2026-12-01",
+            2027,
+            {},
+            "No break (断保): no year before the benefit year counts, as counting starts in 2027.",
+        ),
+        # born in June 2025, covered 2026 and 2027: nothing from 2025 on is claimed
+        (
+            "2025-06-01",
+            2028,
+            {2026: "resident", 2027: "resident"},
+            "every year from 2026 on up to it was covered.",
+        ),
+        # no baby: the count starts in 2025
+        (None, 2027, {2025: "resident", 2026: "resident"}, "every year from 2025 on up to"),
+    ],
+)
+def test_a_babys_years_before_birth_are_never_called_covered(
+    birth_date: str | None, benefit_year: int, coverage: dict[int, str], said: str
+) -> None:
+    """'Every year from 2025 on was covered' is false for a baby born after 2025: the reasons
+    name the year the count starts instead."""
+    given: dict[str, object] = {
+        "region": "national",
+        "benefit_year": benefit_year,
+        "coverage": coverage,
+        "today": dt.date(2026, 12, 20),
+    }
+    if birth_date:
+        given["birth_date"] = birth_date
+    profile = Profile.model_validate(given)
+    step = next(s for s in assess(profile).steps if s.rule == "breaks.counted")
+    text = " ".join(render_macro("steps.j2", "step", "en", step).split())
+    assert said in text
+    if birth_date:
+        assert "from 2025" not in text
