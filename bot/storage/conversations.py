@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import secrets
 import sqlite3
 from abc import ABC, abstractmethod
@@ -28,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import hiredis
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
@@ -162,9 +164,10 @@ class _Wire:
         redis-py's errors: ConnectionError, TimeoutError, ResponseError for an error reply."""
         connection = self.idle.pop() if self.idle else self.pool.get_available_connection()
         try:
-            await connection.send_packed_command(
-                connection.pack_commands(commands), check_health=False
-            )
+            # hiredis (redis-py's C parser, which it installs with it) packs in C what
+            # Connection.pack_commands packs in Python.
+            packed = b"".join(map(hiredis.pack_command, commands))
+            await connection.send_packed_command(packed, check_health=False)
             replies = [await connection.read_response() for _ in commands]
         except BaseException:
             await connection.disconnect(nowait=True)
@@ -190,6 +193,10 @@ class RedisConversations(Conversations):
         super().__init__(storage)
         self.wire = _Wire(storage.redis)
         self.lock_ms = lock_ms
+        # A lock's token: this process's random name and a count, unique across workers
+        # without a random draw per update.
+        self.name = secrets.token_hex(8)
+        self.count = itertools.count()
 
     def _load(self, raw: bytes | str | None) -> State:
         if raw is None:
@@ -204,7 +211,7 @@ class RedisConversations(Conversations):
     ) -> AsyncIterator[Held | None]:
         builder = self.storage.key_builder
         data_key, lock_key = builder.build(key, "data"), builder.build(key, "lock")
-        token = secrets.token_hex(8)
+        token = f"{self.name}:{next(self.count)}"
         take_lock = ("SET", lock_key, token, "NX", "PX", self.lock_ms)
         async with _reaching("claim and read"):
             claimed, locked, raw = await self.wire.send(
