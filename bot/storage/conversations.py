@@ -34,7 +34,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.storage.updates import KEEP_SECONDS, claim_key, create_update_ledger
 
@@ -158,11 +158,15 @@ class _Wire:
     def __init__(self, redis: Redis) -> None:
         self.pool = redis.connection_pool
         self.idle: list[AbstractConnection] = []
+        self.skips: bool | None = None  # whether the server honours CLIENT REPLY SKIP
+
+    def _take(self) -> AbstractConnection:
+        return self.idle.pop() if self.idle else self.pool.get_available_connection()
 
     async def send(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Send `commands` at once and return their replies in order (one round trip). Raises
         redis-py's errors: ConnectionError, TimeoutError, ResponseError for an error reply."""
-        connection = self.idle.pop() if self.idle else self.pool.get_available_connection()
+        connection = self._take()
         try:
             # hiredis (redis-py's C parser, which it installs with it) packs in C what
             # Connection.pack_commands packs in Python.
@@ -175,6 +179,62 @@ class _Wire:
         finally:
             self.idle.append(connection)
         return replies
+
+    async def post(self, command: tuple[Any, ...]) -> None:
+        """Send one command whose reply nobody reads (a lock's release) without waiting for
+        it: CLIENT REPLY SKIP goes before it, so Redis sends no reply and the worker spends one
+        write on it, not a round trip (a reply read costs the event loop a wake-up and a read,
+        most of what a round trip costs). Redis still runs it in order. Where the server does
+        not honour CLIENT REPLY (a proxy that refuses it), a plain round trip. Raises what
+        `send` raises."""
+        if self.skips is None:
+            self.skips = await self._probe()
+        if not self.skips:
+            await self.send(command)
+            return
+        connection = self._take()
+        try:
+            packed = _SKIP_REPLY + hiredis.pack_command(command)
+            await connection.send_packed_command(packed, check_health=False)
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            self.idle.append(connection)
+
+    async def _probe(self) -> bool:
+        """Whether the server skips a reply on CLIENT REPLY SKIP, asked once: SKIP, ECHO 1,
+        ECHO 2 answer 2 alone where it does; otherwise every reply is read up to 2's."""
+        connection = self._take()
+        try:
+            await connection.send_packed_command(_SKIP_REPLY + _PROBE, check_health=False)
+            replies = [await _reply(connection)]
+            while replies[-1] not in _PROBE_LAST:
+                replies.append(await _reply(connection))
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            self.idle.append(connection)
+        return len(replies) == 1
+
+
+def _pack(*command: Any) -> bytes:
+    # (hiredis's stubs type the command as a one-element tuple)
+    return hiredis.pack_command(command)
+
+
+_SKIP_REPLY = _pack("CLIENT", "REPLY", "SKIP")
+_PROBE = _pack("ECHO", "1") + _pack("ECHO", "2")
+_PROBE_LAST = (b"2", "2")  # as bytes, or as text with decode_responses
+
+
+async def _reply(connection: AbstractConnection) -> Any:
+    """The next reply, an error reply as its exception (the connection stays in step)."""
+    try:
+        return await connection.read_response()
+    except ResponseError as error:
+        return error
 
 
 def _seconds(ttl: int | dt.timedelta | None) -> list[Any]:
@@ -242,7 +302,7 @@ class RedisConversations(Conversations):
             yield Held(self._load(raw), write)
         finally:
             if locked is not None:
-                await self.wire.send(("EVAL", _RELEASE, 1, lock_key, token))
+                await self.wire.post(("EVAL", _RELEASE, 1, lock_key, token))
 
 
 def create_conversations(storage: BaseStorage) -> Conversations:

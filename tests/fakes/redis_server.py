@@ -19,9 +19,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_redis_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start redis-server on a free port in `workdir`; return it and its URL once it answers
-    PING. Fails the test when redis-server is missing or never answers."""
+def start_redis_server(
+    workdir: Path, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start redis-server on a free port in `workdir` (with `extra` settings); return it and
+    its URL once it answers PING. Fails the test when redis-server is missing or never answers."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server not found on PATH; install it (apt-get install -y redis-server)")
@@ -30,7 +32,7 @@ def start_redis_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = free_port()
         args = f"--port {port} --bind 127.0.0.1 --appendonly no --daemonize no".split()
         proc = subprocess.Popen(
-            [binary, *args, "--save", "", "--dir", str(workdir)],
+            [binary, *args, "--save", "", "--dir", str(workdir), *(extra or [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -87,3 +87,59 @@ async def test_closing_the_store_closes_the_conversations_connections(
             break
         await asyncio.sleep(0.01)
     assert await _clients(redis_client) == before
+
+
+async def _lock_released(redis_client: Any, lock_key: str) -> bool:
+    """Whether the lock is gone within a second (the release is sent, not waited for)."""
+    for _ in range(100):
+        if not await redis_client.exists(lock_key):
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def _hold_twice_and_check(redis_url: str, redis_client: Any) -> RedisConversations:
+    storage = RedisStorage.from_url(redis_url)
+    conversations = create_conversations(storage)
+    assert isinstance(conversations, RedisConversations)
+    key = StorageKey(bot_id=42, chat_id=74, user_id=74)
+    lock_key = storage.key_builder.build(key, "lock")
+    try:
+        for update_id, step in ((903, 1), (904, 2)):
+            async with conversations.hold(42, update_id, key) as held:
+                assert held is not None
+                assert held.state == ({} if step == 1 else {"step": 1})
+                assert await redis_client.exists(lock_key)  # held while the update is handled
+                await held.save({"step": step})
+            assert await _lock_released(redis_client, lock_key)
+        # The released lock's skipped replies left nothing on the connections: reads agree.
+        async with conversations.hold(42, 905, key) as held:
+            assert held is not None and held.state == {"step": 2}
+    finally:
+        await storage.close()
+    return conversations
+
+
+async def test_a_lock_is_released_without_waiting_for_a_reply(
+    redis_url: str, redis_client: Any
+) -> None:
+    conversations = await _hold_twice_and_check(redis_url, redis_client)
+    assert conversations.wire.skips is True  # released with CLIENT REPLY SKIP
+
+
+async def test_a_server_without_client_reply_still_has_its_locks_released(
+    tmp_path: Any,
+) -> None:
+    """A server (or a proxy) that refuses CLIENT: the release falls back to a round trip."""
+    import redis.asyncio
+    from fakes.redis_server import start_redis_server
+
+    process, url = start_redis_server(tmp_path, ["--rename-command", "CLIENT", ""])
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        conversations = await _hold_twice_and_check(url, client)
+        assert conversations.wire.skips is False
+    finally:
+        await client.aclose()
+        process.terminate()
+        process.wait(timeout=10)
