@@ -1,6 +1,7 @@
 """Webhook latency under a fixed offered rate, on loopback: one worker (SQLite), two (Redis).
 
-Run by hand: `python benchmarks/bench_webhook.py [--rates 100,200,300,400] [--seconds 5]`.
+Run by hand: `python benchmarks/bench_webhook.py [--rates 100,200,300,400] [--seconds 5]
+[--rounds 8]`.
 Starts real `yibao webhook` processes pointed at the in-repo fake Bot API, and an open-loop
 load generator: updates are sent on schedule whether or not earlier ones have finished. The
 handler replies before the webhook answers (handle_in_background=False), so the time from POST
@@ -10,7 +11,8 @@ and writes the conversation state, renders a template and sends one message.
 Prints p50, p99 and max per rate, and the highest rate held with p99 under 100 ms; then, closed
 loop (four users answering as fast as replies come), updates per second and the worker's CPU
 time per update. The same runs against a bare aiogram echo bot (echo_webhook.py) give the
-reference, in the same run.
+reference, in the same run. Last, `--rounds` alternating closed-loop rounds compare the worker
+CPU per update on Redis and on SQLite, and print the median ratio.
 """
 
 from __future__ import annotations
@@ -233,7 +235,56 @@ async def scenario(
                     process.wait(timeout=30)
 
 
-async def main(rates: list[int], seconds: float) -> None:
+async def alternate(rounds: int, count: int, redis_url: str) -> None:
+    """Worker CPU per update on Redis against SQLite, in alternating closed-loop rounds of one
+    run: one SQLite worker and two Redis workers are all started (an idle worker uses no CPU),
+    then each round drives SQLite, then Redis. The machine's load drifts over minutes; rounds
+    a few seconds apart see the same, so the median of the rounds' ratios is the figure."""
+    print(f"worker CPU per update, {rounds} alternating closed-loop rounds of {count:,} updates")
+    async with FakeBotAPI() as fake:
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite_port, *redis_ports = (free_port() for _ in range(3))
+            (Path(tmp) / "sqlite").mkdir()
+            sqlite = start_worker(sqlite_port, fake, Path(tmp) / "sqlite", None)
+            shared = [start_worker(p, fake, Path(tmp), redis_url) for p in redis_ports]
+            kinds = {
+                "SQLite, one worker": ([sqlite], [sqlite_port]),
+                "Redis, two workers": (shared, redis_ports),
+            }
+            try:
+                for port in (sqlite_port, *redis_ports):
+                    await wait_healthy(port)
+                ratios = []
+                user = 200_000_000
+                for n in range(rounds + 1):  # the first round warms up, uncounted
+                    used = {}
+                    for name, (processes, ports) in kinds.items():
+                        urls = [f"http://127.0.0.1:{p}/webhook" for p in ports]
+                        before = sum(cpu_seconds(p.pid) for p in processes)
+                        await closed_loop(urls, count, user)
+                        user += 10_000_000
+                        spent = sum(cpu_seconds(p.pid) for p in processes) - before
+                        used[name] = spent / (count // 8 * 8) * 1000
+                    if n:
+                        ratio = used["Redis, two workers"] / used["SQLite, one worker"]
+                        ratios.append(ratio)
+                        print(
+                            "  round {}: SQLite {:.2f} ms, Redis {:.2f} ms per update: "
+                            "{:.2f}x".format(n, *used.values(), ratio)
+                        )
+                median = statistics.median(ratios)
+                print(
+                    f"  Redis / SQLite worker CPU per update: median {median:.2f}x "
+                    f"(rounds {min(ratios):.2f}-{max(ratios):.2f})"
+                )
+            finally:
+                for process in (sqlite, *shared):
+                    process.terminate()
+                for process in (sqlite, *shared):
+                    process.wait(timeout=30)
+
+
+async def main(rates: list[int], seconds: float, rounds: int) -> None:
     bare = await scenario("bare aiogram echo bot, one process", 1, None, rates, seconds, True)
     ours = await scenario("one worker, SQLite", 1, None, rates, seconds)
     if bare:
@@ -248,14 +299,10 @@ async def main(rates: list[int], seconds: float) -> None:
     )
     try:
         time.sleep(0.5)
-        await scenario(
-            "two workers, Redis",
-            2,
-            f"redis://127.0.0.1:{port}/0",
-            rates,
-            seconds,
-            redis_pid=server.pid,
-        )
+        url = f"redis://127.0.0.1:{port}/0"
+        await scenario("two workers, Redis", 2, url, rates, seconds, redis_pid=server.pid)
+        if rounds:
+            await alternate(rounds, 2_000, url)
     finally:
         server.terminate()
 
@@ -264,5 +311,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", default="100,200,300,400")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--rounds", type=int, default=8, help="alternating SQLite/Redis CPU rounds (0: none)"
+    )
     args = parser.parse_args()
-    asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds))
+    asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds, args.rounds))

@@ -178,11 +178,14 @@ class _Conversation:
         elif prefix == screens.REMIND and len(parts) == 1:
             self.on_remind(parts[0])
         else:
-            self.reask("stale_button")  # forged, or from a version of the bot long gone
+            self.reask("unknown_button")  # forged, or from a version of the bot long gone
 
     def on_pick(self, qid: str, value: Any, detached: bool) -> None:
         question = BY_ID.get(qid)
-        if question is None or self.data.get("q") != question.id:
+        if question is None:
+            self.reask("unknown_button")  # no question of ours: forged
+            return
+        if self.data.get("q") != question.id:
             self.reask("stale_button")
             return
         answers = self.answers

@@ -66,7 +66,9 @@ def question(
     replace: bool = False,
 ) -> Screen:
     """A question: its prompt, its options (or year toggles, `pending` marked), Done, Back."""
-    prompt = render_macro("questions.j2", "prompt", locale, q.id, answers, example)
+    prompt = render_macro(
+        "questions.j2", "prompt", locale, q.id, answers, example, ctx.today.isoformat()
+    )
     chosen = tuple(sorted(pending or ())) if q.kind == "years" else ()
     return Screen(
         prompt, _question_rows(q.id, q.options(answers, ctx), locale, back, chosen), replace

@@ -166,7 +166,8 @@ async def test_no_cover_this_year_is_said_plainly(person: Person) -> None:
     await person.press("Done")
     await person.say("2027-10-20")
     # Xizang's text gives no payment period: the answer depends on the person's word.
-    assert "Did you pay within the payment period your area announced?" in person.last.text
+    verb = "Will you pay" if dt.date(2027, 10, 20) > dt.date.today() else "Did you pay"
+    assert f"{verb} within the payment period your area announced?" in person.last.text
     await person.press("No, outside it")
     await person.press("None")  # no repair
     result = await person.press("Show my result")
@@ -240,3 +241,53 @@ def test_stored_answers_are_checked_by_pydantic() -> None:
     ):
         with pytest.raises(InvalidAnswer):
             validate_answers(bad)
+
+
+async def _xizang_unpaid_paying_on(person: Person, paid_on: dt.date) -> str:
+    """Xizang (its text gives no payment period), next year, 2 missed years, paid on a date;
+    returns the in-period question as asked."""
+    await person.start()
+    await person.press("Xizang")
+    await person.say(str(THIS_YEAR + 1))
+    await person.press("None")
+    await person.press("None of these")
+    await person.press("Done")  # no year paid
+    await person.say(paid_on.isoformat())
+    return person.last.text
+
+
+async def test_the_in_period_question_asks_in_the_future_for_a_payment_still_to_come(
+    person: Person,
+) -> None:
+    today = dt.date.today()
+    later = today + dt.timedelta(days=20)
+    asked = await _xizang_unpaid_paying_on(person, later)
+    assert "Will you pay within the payment period your area announced?" in asked
+    assert "Did you pay" not in asked
+    earlier = make_person(user_id=78)
+    past = max(today - dt.timedelta(days=5), dt.date(THIS_YEAR, 1, 1))
+    asked = await _xizang_unpaid_paying_on(earlier, past)
+    assert "Did you pay within the payment period your area announced?" in asked
+
+
+async def test_a_what_if_with_the_payment_period_unknown_shows_both_outcomes(
+    person: Person,
+) -> None:
+    """Not knowing whether the payment fell in the period, the answer gives both outcomes; a
+    what-if must too, or it reads as if only the later one held."""
+    # Paid on 10 January of the benefit year: outside the period the wait runs from that day,
+    # inside it from 1 January; the answer gives the later one and names the other.
+    await _xizang_unpaid_paying_on(person, dt.date(THIS_YEAR + 1, 1, 10))
+    await person.press("I am not sure")
+    await person.press("None")  # no repair
+    result = await person.press("Show my result")
+    assert "If you paid within your area's payment period" in result.text
+    paid = await person.press("What if I had paid one more year?")
+    assert f"What if you had paid for {THIS_YEAR} too?" in paid.text
+    then, _, as_is = paid.text.partition("Your answer as it is")
+    # The hypothesis: paid outside the period, the fixed 3 months from the payment day; inside,
+    # no wait at all (no break year left just before the benefit year).
+    assert "Then the wait would be 3 months, with benefits from" in then
+    assert "If you paid within your area's payment period: no waiting period" in then
+    # The answer as it is, with its other outcome too (two break years: 4 months inside).
+    assert "If you paid within your area's payment period: 4 months" in as_is

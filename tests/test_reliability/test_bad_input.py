@@ -948,3 +948,23 @@ def test_bug_a_forged_what_if_not_offered_changed_the_answers() -> None:
     for action in ("whatif_repair", "whatif_paid"):
         assert nav(action) not in snap.screen_buttons
         check_bad(snap, feed_press(snap, nav(action), snap.screen[-1]))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_forged_button_is_not_called_an_earlier_questions(locale: str) -> None:
+    """A press no question of ours makes (forged, or typed into the web page's form) is not
+    'a button of an earlier question': that sends the person looking for one. A real earlier
+    question's button still says so. Either way nothing changes."""
+    snap = world().snapshots[locale, "payment"]
+    english = world().snapshots["en", "payment"]
+    for data in ("forged", pick("no_such_question", 1)):
+        outcome = feed_press(snap, data, snap.screen[-1])
+        check_bad(snap, outcome)
+        said = outcome.sent[0].text
+        assert said != feed_press(snap, pick("region", "xizang"), snap.screen[-1]).sent[0].text
+        if locale == "en":
+            assert "not one this assistant offers" in said
+            assert "earlier question" not in said
+    stale = feed_press(english, pick("region", "xizang"), english.screen[-1])
+    check_bad(english, stale)
+    assert "belongs to an earlier question" in stale.sent[0].text
