@@ -133,12 +133,21 @@ def environment(locale: str) -> Environment:
     return env
 
 
+# Chinese sets no space after its own punctuation: the templates join sentences and clauses
+# with one, which in Chinese text reads as a stray gap ("起享受待遇。 如在…").
+_CHINESE_GAP = re.compile(r"(?<=[。？！：；，、）】」』])[ \t]+")
+
+
+def _finish(text: str, locale: str) -> str:
+    return _CHINESE_GAP.sub("", text) if locale.startswith("zh") else text
+
+
 def render(template: str, locale: str, **context: Any) -> str:
     """Render `template` in `locale`, trimmed."""
-    return environment(locale).get_template(template).render(**context).strip()
+    return _finish(environment(locale).get_template(template).render(**context).strip(), locale)
 
 
 def render_macro(template: str, macro: str, locale: str, *args: Any) -> str:
     """Call one macro of a template in `locale`: one paragraph, its white space folded."""
     module = environment(locale).get_template(template).module
-    return " ".join(str(getattr(module, macro)(*args)).split())
+    return _finish(" ".join(str(getattr(module, macro)(*args)).split()), locale)

@@ -131,6 +131,8 @@ KINDS = {
     "draft": _profile("chongqing", 2027, payment_date=dt.date(2027, 2, 1)),
     "outpatient": _profile("tianjin", 2029, coverage={y: "resident" for y in range(2025, 2029)}),
     "national": _profile("national", 2029, group="newborn"),
+    # the payment period unknown: the answer gives both outcomes
+    "unknown_period": _profile("xizang", 2027, payment_date=dt.date(2027, 1, 10)),
     "newborn": _profile("xizang", 2027, group="newborn", birth_date=dt.date(2026, 10, 5)),
     "cleared": _profile(
         "xizang",
@@ -148,6 +150,21 @@ def _rendered(locale: str) -> list[str]:
     for profile in KINDS.values():
         assessment = assess(profile, POLICIES)
         texts += [render("result.j2", locale, a=assessment), render("why.j2", locale, a=assessment)]
+    # The what-ifs of the answer with the payment period unknown: one more year paid, repaired.
+    unknown = KINDS["unknown_period"]
+    paid = unknown.model_copy(update={"coverage": {2026: "resident"}})
+    repaired = unknown.model_copy(update={"repair_years": 1})
+    for kind, changed in (("whatif_paid", paid), ("whatif_repair", repaired)):
+        texts.append(
+            render(
+                "whatif.j2",
+                locale,
+                kind=kind,
+                a=assess(unknown, POLICIES),
+                h=assess(changed, POLICIES),
+                year=2026,
+            )
+        )
     for name, number in AID_CLASSES.items():
         for expense in ("inpatient", "outpatient"):
             aid = AidProfile.model_validate(
@@ -191,6 +208,7 @@ def _rendered(locale: str) -> list[str]:
         "not_a_number",
         "number_out_of_range",
         "stale_button",
+        "unknown_button",
         "not_text",
         "invalid",
     ):
@@ -332,3 +350,23 @@ async def test_show_in_chinese_too_gives_the_answer_in_both_languages() -> None:
     assert person.texts[-2] == english.text
     assert "May 1, 2027" in english.text and "132,000" in english.text
     assert "2027年5月1日" in chinese.text and "132,000" in chinese.text and "西藏" in chinese.text
+
+
+def test_chinese_sets_no_space_after_its_own_punctuation() -> None:
+    """Templates join sentences with a space; after 。，：）】 and the like Chinese has none."""
+    gaps = [
+        text[max(0, m.start() - 12) : m.end() + 12]
+        for text in _rendered("zh_Hans")
+        for m in re.finditer(r"[。？！：；，、）】」』][ \t]", text)
+    ]
+    assert not gaps, gaps[:10]
+
+
+def test_tibetan_never_closes_a_phrase_with_two_shads() -> None:
+    """A label already ending in a shad, then the template's own: ། ། reads as a stutter."""
+    doubled = [
+        text[max(0, m.start() - 20) : m.end() + 10]
+        for text in _rendered("bo")
+        for m in re.finditer(r"།[ \t]*།", text)
+    ]
+    assert not doubled, doubled[:10]
