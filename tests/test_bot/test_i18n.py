@@ -352,21 +352,19 @@ async def test_show_in_chinese_too_gives_the_answer_in_both_languages() -> None:
     assert "2027年5月1日" in chinese.text and "132,000" in chinese.text and "西藏" in chinese.text
 
 
-def test_chinese_sets_no_space_after_its_own_punctuation() -> None:
-    """Templates join sentences with a space; after 。，：）】 and the like Chinese has none."""
-    gaps = [
-        text[max(0, m.start() - 12) : m.end() + 12]
-        for text in _rendered("zh_Hans")
-        for m in re.finditer(r"[。？！：；，、）】」』][ \t]", text)
-    ]
-    assert not gaps, gaps[:10]
-
-
-def test_tibetan_never_closes_a_phrase_with_two_shads() -> None:
-    """A label already ending in a shad, then the template's own: ། ། reads as a stutter."""
-    doubled = [
+@pytest.mark.parametrize(
+    ("locale", "stutter"),
+    [
+        # Templates join sentences with a space; after 。，：）】 and the like Chinese has none.
+        ("zh_Hans", r"[。？！：；，、）】」』][ \t]"),
+        # A Tibetan label already ending in a shad, then the template's own: ། ། (a stutter).
+        ("bo", r"།[ \t]*།"),
+    ],
+)
+def test_punctuation_reads_as_the_language_sets_it(locale: str, stutter: str) -> None:
+    found = [
         text[max(0, m.start() - 20) : m.end() + 10]
-        for text in _rendered("bo")
-        for m in re.finditer(r"།[ \t]*།", text)
+        for text in _rendered(locale)
+        for m in re.finditer(stutter, text)
     ]
-    assert not doubled, doubled[:10]
+    assert not found, found[:10]
