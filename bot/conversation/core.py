@@ -360,7 +360,11 @@ class _Conversation:
     on_restart = on_start
 
     def on_help(self, args: str) -> None:
+        """The help, then, mid-survey, where the person was, so that the question and its
+        buttons are at hand again below it (the help itself says how to begin)."""
         self.say(render("help.j2", self.locale))
+        if self._has_screen():
+            self.show_again()
 
     def on_about(self, args: str) -> None:
         policies = self.ctx.policies

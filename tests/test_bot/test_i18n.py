@@ -359,9 +359,11 @@ async def test_show_in_chinese_too_gives_the_answer_in_both_languages() -> None:
         ("zh_Hans", r"[。？！：；，、）】」』][ \t]"),
         # A Tibetan label already ending in a shad, then the template's own: ། ། (a stutter).
         ("bo", r"།[ \t]*།"),
+        # Two blank lines where one separates paragraphs, in any language.
+        *((locale, r"\n[ \t]*\n[ \t]*\n") for locale in LOCALES),
     ],
 )
-def test_punctuation_reads_as_the_language_sets_it(locale: str, stutter: str) -> None:
+def test_punctuation_and_spacing_read_as_the_language_sets_them(locale: str, stutter: str) -> None:
     found = [
         text[max(0, m.start() - 20) : m.end() + 10]
         for text in _rendered(locale)

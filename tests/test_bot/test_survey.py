@@ -291,3 +291,16 @@ async def test_a_what_if_with_the_payment_period_unknown_shows_both_outcomes(
     assert "If you paid within your area's payment period: no waiting period" in then
     # The answer as it is, with its other outcome too (two break years: 4 months inside).
     assert "If you paid within your area's payment period: 4 months" in as_is
+
+
+async def test_help_mid_survey_shows_the_question_again_below_it(person: Person) -> None:
+    await person.start()
+    await person.press("Xizang")
+    asked = person.last.text
+    await person.say("/help")
+    texts = [m.text for m in list(person.session.messages.values())[-2:]]
+    assert "/start" in texts[0]  # the help, with the commands
+    assert texts[1] == asked  # then the question it interrupted, with its buttons
+    assert "2027" in person.buttons()
+    await person.say("2027")  # and the answer goes on from there
+    assert "Which basic medical insurance" in person.last.text
