@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from rules.dates import add_months, year_end
+from rules.dates import add_months, start_after, year_end
 from rules.models import Waiting
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def employee_waiting(ctx: Context, payment: Payment) -> Waiting:
     if profile.payment_date is None:
         missing.append("payment_date")
     total = months if waits else 0
-    start = max(ctx.day, add_months(day, total))
+    start = max(ctx.day, start_after(day, total))
     ctx.cited(
         "waiting.flexible_worker",
         "flexible.wait_months",

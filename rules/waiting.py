@@ -23,7 +23,7 @@ from typing import Any
 
 from rules.breaks import explain_breaks
 from rules.context import Context, PolicyDay
-from rules.dates import add_months, year_end
+from rules.dates import add_months, start_after, year_end
 from rules.employee import employee_waiting
 from rules.exemptions import check_exemption, exempt_waiting, explain_exemption
 from rules.models import FIRST_YEAR, Outcome, Waiting
@@ -72,7 +72,7 @@ def start_after_wait(ctx: Context, months: int, payment: Payment, outside: bool)
     """
     year_start = ctx.day
     if outside:  # the payment day is known, or taken as today (Payment.day_missing)
-        return max(year_start, add_months(payment.day or year_start, months))
+        return max(year_start, start_after(payment.day or year_start, months))
     if not months and payment.day and payment.day > year_start:
         return payment.day
     return add_months(year_start, months)

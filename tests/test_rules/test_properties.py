@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import render_macro
+from bot.render import render, render_macro
 from rules import REGIONS, Profile, assess, load_policies
 from rules.breaks import History
 from rules.cap_memo import clear_cap_memo
@@ -328,3 +328,65 @@ def test_a_babys_years_before_birth_are_never_called_covered(
     assert said in text
     if birth_date:
         assert "from 2025" not in text
+
+
+@pytest.mark.parametrize(
+    ("paid", "starts"),
+    [
+        ("2026-11-06", "2027-02-06"),  # Fuxin's example's days: the same day, 3 months on
+        ("2026-11-28", "2027-02-28"),
+        ("2026-11-29", "2027-03-01"),  # no 29 February 2027: the wait runs to its end
+        ("2026-11-30", "2027-03-01"),
+        ("2027-11-29", "2028-02-29"),  # a leap year has the day
+    ],
+)
+def test_a_wait_counted_from_a_month_end_payment_is_never_short(paid: str, starts: str) -> None:
+    """Paid outside the period with no break: the fixed 3 months from the payment day."""
+    year = int(paid[:4]) + 1
+    profile = Profile.model_validate(
+        {
+            "region": "xizang",
+            "benefit_year": year,
+            "coverage": {y: "resident" for y in range(2025, year)},
+            "payment_date": paid,
+            "in_period": False,
+            "today": dt.date(2026, 11, 1),
+        }
+    )
+    waiting = assess(profile).waiting
+    assert waiting.total_months == 3
+    assert waiting.benefit_start == dt.date.fromisoformat(starts)
+
+
+@pytest.mark.parametrize("in_period", [True, False])
+def test_a_payment_the_person_places_is_told_back_in_no_tense(in_period: bool) -> None:
+    """The payment may still be to come ('Will you pay…?'): the reasons do not say 'You paid'."""
+    profile = Profile.model_validate(
+        {
+            "region": "xizang",
+            "benefit_year": 2027,
+            "payment_date": "2027-03-15",
+            "in_period": in_period,
+            "today": dt.date(2026, 11, 29),
+        }
+    )
+    rule = "payment.in_period" if in_period else "payment.outside_period"
+    step = next(s for s in assess(profile).steps if s.rule == rule)
+    text = " ".join(render_macro("steps.j2", "step", "en", step).split())
+    assert "You paid" not in text
+    where = "within" if in_period else "outside"
+    assert f"By your answer, your payment on March 15, 2027 is {where} the payment" in text
+
+
+def test_another_regions_answer_says_its_numbers_are_the_national_ones() -> None:
+    """For 'another region' the wait is the national guideline's, which leaves the rules to each
+    province: the answer itself says so, not only the reasons behind it."""
+    profile = Profile.model_validate(
+        {"region": "national", "benefit_year": 2027, "today": dt.date(2026, 11, 29)}
+    )
+    answer = render("result.j2", "en", a=assess(profile))
+    waiting_line = answer.index("Waiting period")
+    caveat = answer.index("national guideline's numbers: your province's own may differ")
+    assert waiting_line < caveat < answer.index("Critical-illness")
+    xizang = profile.model_copy(update={"region": "xizang"})
+    assert "province's own may differ" not in render("result.j2", "en", a=assess(xizang))
