@@ -186,6 +186,8 @@ async def test_chongqing_answer_says_it_is_a_draft(person: Person) -> None:
     await person.press("No, on time")
     await person.press("Within the payment period")
     await person.press("Done")  # no zero-claim years
+    # The summary says what was paid, not the button's "No" (read alone, it says "not paid").
+    assert "Last year's payment: Paid on time" in person.last.text
     result = await person.press("Show my result")
     assert "draft for comment" in result.text and "No waiting period" in result.text
 
