@@ -390,3 +390,27 @@ def test_another_regions_answer_says_its_numbers_are_the_national_ones() -> None
     assert waiting_line < caveat < answer.index("Critical-illness")
     xizang = profile.model_copy(update={"region": "xizang"})
     assert "province's own may differ" not in render("result.j2", "en", a=assess(xizang))
+
+
+def test_a_what_if_leads_with_the_same_assumption_as_the_answer() -> None:
+    """Paid on 29 November for next year, not knowing whether that was inside the period: the
+    answer leads with 'inside' (its later start, 1 May), while with last year paid 'outside'
+    starts later (1 March, against 1 January). The what-if must still lead with 'inside', or
+    the first lines of the two screens compare different assumptions."""
+    given = {
+        "region": "xizang",
+        "benefit_year": 2027,
+        "payment_date": "2026-11-29",
+        "today": dt.date(2026, 11, 29),
+    }
+    answer = assess(Profile.model_validate(given))
+    paid = assess(Profile.model_validate({**given, "coverage": {2026: "resident"}}))
+    assert answer.waiting.alternative is not None and not answer.waiting.alternative.in_period
+    assert paid.waiting.alternative is not None and paid.waiting.alternative.in_period
+    text = render("whatif.j2", "en", kind="whatif_paid", a=answer, h=paid, year=2026)
+    then = next(line for line in text.splitlines() if line.startswith("Then"))
+    assert then.startswith("Then there would be no waiting period: you would be covered from")
+    assert "January 1, 2027" in then.split(". If you paid")[0]
+    assert "If you paid outside your area's payment period: 3 months, from March 1, 2027." in then
+    as_is = next(line for line in text.splitlines() if line.startswith("Your answer as it is"))
+    assert as_is.startswith("Your answer as it is: 4 months, from May 1, 2027.")
