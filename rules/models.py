@@ -248,6 +248,8 @@ class Repair:
     requested_years: int
     requested_cost: int | None
     options: list[RepairOption]
+    # the contribution tier the text names for a repair ("high": 高档, "one": 一档), if any
+    cost_tier: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -95,6 +95,8 @@ PARAMETER_TYPES: dict[str, Any] = {
     "waiting.floor_months": Months,
     "waiting.anchor": Literal["payment_date"],
     "repair.contribution": Yuan,
+    # the resident contribution's tier a repair pays (xizang 高档, chongqing 一档)
+    "repair.tier": Literal["high", "one"],
     "cap.base": Yuan,
     "cap.step": Yuan,
     "cap.step_minimum": Yuan,

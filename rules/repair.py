@@ -31,9 +31,11 @@ def repair(ctx: Context, waiting: Waiting, payment: Payment) -> Repair:
             requested_years=profile.repair_years,
             requested_cost=None,
             options=[],
+            cost_tier=ctx.value("repair.tier", dt.date(cost_year, 1, 1)),
         )
     c = constants(ctx)
     cost: int | None = ctx.value("repair.contribution", dt.date(cost_year, 1, 1))
+    tier: str | None = ctx.value("repair.tier", dt.date(cost_year, 1, 1))
     totals = [c.months(break_years, r, True)[2] for r in range(break_years + 1)]
     useful = 0 if waiting.exempt else totals.index(min(totals))
     options = []
@@ -66,7 +68,9 @@ def repair(ctx: Context, waiting: Waiting, payment: Payment) -> Repair:
     )
     if useful:
         if cost is None:
-            ctx.cited("repair.cost_unknown", "repair.contribution", {"year": cost_year})
+            ctx.cited(
+                "repair.cost_unknown", "repair.contribution", {"year": cost_year, "tier": tier}
+            )
         else:
             ctx.cited("repair.cost", "repair.contribution", {"year": cost_year, "per_year": cost})
     if profile.repair_years > useful:
@@ -82,4 +86,5 @@ def repair(ctx: Context, waiting: Waiting, payment: Payment) -> Repair:
         requested_years=profile.repair_years,
         requested_cost=None if cost is None else cost * min(profile.repair_years, break_years),
         options=options,
+        cost_tier=tier,
     )

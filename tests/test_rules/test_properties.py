@@ -414,3 +414,21 @@ def test_a_what_if_leads_with_the_same_assumption_as_the_answer() -> None:
     assert "If you paid outside your area's payment period: 3 months, from March 1, 2027." in then
     as_is = next(line for line in text.splitlines() if line.startswith("Your answer as it is"))
     assert as_is.startswith("Your answer as it is: 4 months, from May 1, 2027.")
+
+
+@pytest.mark.parametrize(
+    ("region", "tier"),
+    [("xizang", "the high tier (高档)"), ("chongqing", "tier one (一档)"), ("shanxi", None)],
+)
+def test_a_repairs_price_names_the_tier_the_text_sets(region: str, tier: str | None) -> None:
+    """xizang 一(三) 个人缴费（高档）标准, chongqing 二(五) 一档: a person looking up the
+    amount must look up that tier; shanxi names none."""
+    profile = Profile.model_validate(
+        {"region": region, "benefit_year": 2027, "today": dt.date(2026, 11, 29)}
+    )
+    answer = render("result.j2", "en", a=assess(profile))
+    assert "individual contribution for 2026" in answer
+    if tier:
+        assert f"The text sets {tier} of that contribution." in answer
+    else:
+        assert "The text sets" not in answer
