@@ -94,9 +94,6 @@ def explain_breaks(ctx: Context, break_year_list: list[int]) -> None:
     if ctx.history.before_2025:
         ctx.shared(_before_2025)
     if profile.first_year > FIRST_YEAR:
-        ctx.step(
-            "breaks.from_birth",
-            f"{ctx.policy.id} {ctx.policy.base_clause}",
-            {"first_year": profile.first_year},
-            interpretation=True,
+        ctx.step(  # cited at the document's base clause, as every rule without its own
+            "breaks.from_birth", params={"first_year": profile.first_year}, interpretation=True
         )

@@ -274,14 +274,12 @@ def explain_cap(ctx: Context, cap: Cap) -> None:
             {"ceiling": cap.fall_ceiling, "earned": earned_fall},
         )
     ctx.shared(_unknown_ceilings)
-    policy = ctx.policy
+    # Flagged where the policy reads the netting in (`netting`); where it states it, the step
+    # cites the document's base clause (Context.reading does both).
     params: dict[str, Any] = {
         "rise": cap.rise,
         "fall": cap.fall,
         "net_change": cap.net_change,
         "cap": cap.cap,
     }
-    if "netting" in policy.readings:
-        ctx.reading("cap.netted", "netting", params)
-    else:
-        ctx.step("cap.netted", f"{policy.id} {policy.base_clause}", params)
+    ctx.reading("cap.netted", "netting", params)

@@ -23,17 +23,14 @@ def _document(ctx: Context) -> None:
     """The steps about the document itself: a draft, or a benefit year outside its validity."""
     policy, profile = ctx.policy, ctx.profile
     if policy.draft:
-        ctx.step("document.draft", f"{policy.id} {policy.base_clause}", {"title": policy.title})
+        ctx.step("document.draft", params={"title": policy.title})  # at the base clause
     if not ctx.on.within:
         params = {
             "valid_from": policy.valid_from,
             "valid_until": policy.valid_until,
             "benefit_year": profile.benefit_year,
         }
-        if "validity_end" in policy.readings:
-            ctx.reading("document.outside_validity", "validity_end", params)
-        else:
-            ctx.step("document.outside_validity", f"{policy.id} {policy.base_clause}", params)
+        ctx.reading("document.outside_validity", "validity_end", params)
 
 
 def assess(
