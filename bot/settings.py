@@ -6,7 +6,7 @@ import base64
 import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -163,10 +163,19 @@ class Settings(BaseSettings):
         return self.bot_id
 
 
+S = TypeVar("S", bound="Settings")
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and `.env`; a bad value raises SettingsError naming it."""
+    return load_as(Settings, **overrides)
+
+
+def load_as(kind: type[S], **overrides: Any) -> S:
+    """`kind` (Settings or a subclass) from the environment and `.env`; a bad value raises
+    SettingsError naming it."""
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"

@@ -9,10 +9,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, load_as
 
 # The bot id the web page's records are filed under (conversations, processed forms): Telegram
 # bot ids are positive and 0 holds the rows kept before bot ids (bot/storage/migrate.py), so
@@ -106,9 +106,4 @@ def _key_file(path: Path) -> bytes:
 
 def load_web_settings(**overrides: Any) -> WebSettings:
     """WebSettings from the environment and `.env`; a bad value raises SettingsError naming it."""
-    try:
-        return WebSettings(**overrides)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
+    return load_as(WebSettings, **overrides)
