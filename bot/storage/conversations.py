@@ -160,25 +160,26 @@ class _Wire:
         self.idle: list[AbstractConnection] = []
         self.skips: bool | None = None  # whether the server honours CLIENT REPLY SKIP
 
-    def _take(self) -> AbstractConnection:
-        return self.idle.pop() if self.idle else self.pool.get_available_connection()
-
-    async def send(self, *commands: tuple[Any, ...]) -> list[Any]:
-        """Send `commands` at once and return their replies in order (one round trip). Raises
-        redis-py's errors: ConnectionError, TimeoutError, ResponseError for an error reply."""
-        connection = self._take()
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AbstractConnection]:
+        """A kept connection (or a new one from the pool), kept again afterwards; disconnected
+        first when anything went wrong, so that no reply is left on it for the next user."""
+        connection = self.idle.pop() if self.idle else self.pool.get_available_connection()
         try:
-            # hiredis (redis-py's C parser, which it installs with it) packs in C what
-            # Connection.pack_commands packs in Python.
-            packed = b"".join(map(hiredis.pack_command, commands))
-            await connection.send_packed_command(packed, check_health=False)
-            replies = [await connection.read_response() for _ in commands]
+            yield connection
         except BaseException:
             await connection.disconnect(nowait=True)
             raise
         finally:
             self.idle.append(connection)
-        return replies
+
+    async def send(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send `commands` at once and return their replies in order (one round trip). Raises
+        redis-py's errors: ConnectionError, TimeoutError, ResponseError for an error reply."""
+        async with self._connection() as connection:
+            packed = b"".join(_pack(*command) for command in commands)
+            await connection.send_packed_command(packed, check_health=False)
+            return [await connection.read_response() for _ in commands]
 
     async def post(self, command: tuple[Any, ...]) -> None:
         """Send one command whose reply nobody reads (a lock's release) without waiting for
@@ -192,35 +193,23 @@ class _Wire:
         if not self.skips:
             await self.send(command)
             return
-        connection = self._take()
-        try:
-            packed = _SKIP_REPLY + hiredis.pack_command(command)
-            await connection.send_packed_command(packed, check_health=False)
-        except BaseException:
-            await connection.disconnect(nowait=True)
-            raise
-        finally:
-            self.idle.append(connection)
+        async with self._connection() as connection:
+            await connection.send_packed_command(_SKIP_REPLY + _pack(*command), check_health=False)
 
     async def _probe(self) -> bool:
         """Whether the server skips a reply on CLIENT REPLY SKIP, asked once: SKIP, ECHO 1,
         ECHO 2 answer 2 alone where it does; otherwise every reply is read up to 2's."""
-        connection = self._take()
-        try:
+        async with self._connection() as connection:
             await connection.send_packed_command(_SKIP_REPLY + _PROBE, check_health=False)
             replies = [await _reply(connection)]
             while replies[-1] not in _PROBE_LAST:
                 replies.append(await _reply(connection))
-        except BaseException:
-            await connection.disconnect(nowait=True)
-            raise
-        finally:
-            self.idle.append(connection)
         return len(replies) == 1
 
 
 def _pack(*command: Any) -> bytes:
-    # (hiredis's stubs type the command as a one-element tuple)
+    """One command in RESP, packed by hiredis (in C; redis-py's asyncio connection packs in
+    Python). (hiredis's stubs type the command as a one-element tuple.)"""
     return hiredis.pack_command(command)
 
 
