@@ -93,28 +93,33 @@ def locale_of(state: State, client_locale: str) -> str:
     return chosen if chosen in available() else client_locale
 
 
+def _unpaid(answers: Answers) -> list[int]:
+    """The years the person was asked about and did not pay, ascending (a baby is not asked
+    about years before birth)."""
+    paid = paid_years(answers)
+    return [int(y) for y in break_years_asked(answers) if int(y) not in paid]
+
+
 def what_if_answers(kind: str, answers: Answers) -> Answers | None:
     """The answers of a what-if: the person's own plus one change, never stored. None when the
     what-if has nothing to change."""
     if kind == "whatif_repair":
         return {**answers, "repair_years": int(answers.get("repair_years", 0)) + 1}
-    paid = paid_years(answers)
-    unpaid = [int(y) for y in break_years_asked(answers) if int(y) not in paid]
+    unpaid = _unpaid(answers)
     if not unpaid:
         return None
-    changed = {**answers, "paid_years": [str(y) for y in sorted([*paid, unpaid[-1]])]}
+    paid = sorted([*paid_years(answers), unpaid[-1]])
+    changed = {**answers, "paid_years": [str(y) for y in paid]}
     changed.pop("repair_years", None)
     return changed
 
 
 def what_ifs(assessment: Assessment, answers: Answers) -> dict[str, bool]:
     """Which what-if buttons the answer offers (and so which presses are not forged). Only years
-    the person was asked about count: a baby is not asked about years before birth."""
-    paid = paid_years(answers)
-    unpaid = [y for y in break_years_asked(answers) if int(y) not in paid]
+    the person was asked about count."""
     return {
         "whatif_repair": assessment.repair.useful_years > assessment.repair.requested_years,
-        "whatif_paid": bool(unpaid) and not assessment.waiting.exempt,
+        "whatif_paid": bool(_unpaid(answers)) and not assessment.waiting.exempt,
     }
 
 
